@@ -1,0 +1,27 @@
+# Fresh-machine entry points. `make demo` and `make test` each set up first.
+PYTHON ?= python3
+DEMO_RUN_DIR ?= runs/demo
+
+.PHONY: setup demo test bench
+
+setup:
+	@if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; \
+	fi
+	$(PYTHON) -m pip install -q -e ".[dev,text]"
+
+# SVP active learning on Fashion-MNIST: a small CNN proxy selects for a
+# pre-activation ResNet20 target; prints the per-round table, then the report.
+demo: setup
+	$(PYTHON) -m svp active --dataset fashion-mnist \
+		--arch preact20 --epochs 1 --learning-rate 0.01 --epochs 6 --learning-rate 0.1 --epochs 3 --learning-rate 0.01 \
+		--proxy-arch small-cnn-16 --proxy-epochs 4 --proxy-learning-rate 0.05 \
+		--initial-subset 1000 --round 1000 --round 1000 --round 1000 --round 1000 --eval-target-at 5000 \
+		--selection-method least_confidence --seed 0 --run-dir $(DEMO_RUN_DIR)
+	$(PYTHON) -m svp report $$(ls -d $(DEMO_RUN_DIR)/*/ | tail -n 1)
+
+test: setup
+	$(PYTHON) -m pytest -q
+
+bench: setup
+	$(PYTHON) -m bench

@@ -1,0 +1,37 @@
+"""Dataset registry: ``DATASETS`` maps a name to ``factory(DataConfig) -> Data``."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from svp.config import DataConfig
+from svp.data import imagenet, text, vision
+from svp.data.base import Data, DatasetData, TensorData
+from svp.errors import UsageError
+
+DATASETS: dict[str, Callable[[DataConfig], Data]] = {}
+for _module in (vision, imagenet, text):
+    DATASETS.update(_module.DATASETS)
+
+__all__ = ["DATASETS", "Data", "DatasetData", "TensorData", "create_dataset", "split_dev"]
+
+
+def create_dataset(config: DataConfig) -> Data:
+    """Load ``config.dataset`` from :data:`DATASETS`."""
+    if config.dataset not in DATASETS:
+        raise UsageError(f"unknown dataset {config.dataset!r}; choose one of: {', '.join(sorted(DATASETS))}")
+    return DATASETS[config.dataset](config)
+
+
+def split_dev(num_train: int, validation: int, shuffle: bool, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split training indices into a pool and a dev set of ``validation`` examples.
+
+    With ``shuffle`` the dev set is a seeded random sample; without it, the
+    last ``validation`` examples.
+    """
+    if not 0 <= validation < num_train:
+        raise UsageError(f"--validation {validation} must be at least 0 and below the {num_train} training examples")
+    order = np.random.default_rng(seed).permutation(num_train) if shuffle else np.arange(num_train)
+    pool, dev = order[: num_train - validation], order[num_train - validation:]
+    return np.sort(pool), np.sort(dev)

@@ -1,0 +1,164 @@
+"""What every dataset gives the training engine: index-addressed batches.
+
+Two kinds exist:
+
+* :class:`TensorData`: the whole split lives in one tensor (uint8 images,
+  character codes) on the training device; batches are gathered by index
+  and transformed on the device (see :mod:`svp.data.loader`).
+* :class:`DatasetData`: a map-style ``torch.utils.data.Dataset`` read by a
+  ``DataLoader`` with workers (ImageNet).
+
+Both yield ``(inputs, targets, indices)`` where ``indices`` are positions
+in the split, so per-example state (forgetting events, scores) can be kept.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Optional, Protocol, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+BatchTransform = Callable[[torch.Tensor], torch.Tensor]
+
+
+class Data(Protocol):
+    """The interface the engine needs from a dataset."""
+
+    name: str
+    num_classes: int
+    in_channels: int
+
+    def size(self, split: str) -> int: ...
+
+    def targets(self, split: str) -> np.ndarray: ...
+
+    def batches(
+        self,
+        split: str,
+        indices: Sequence[int] | np.ndarray,
+        batch_size: int,
+        *,
+        train: bool = False,
+        shuffle: bool = False,
+        device: torch.device | str = "cpu",
+        generator: Optional[torch.Generator] = None,
+    ) -> Iterator[Batch]: ...
+
+
+@dataclass
+class TensorData:
+    """A dataset held in memory as tensors.
+
+    Parameters
+    ----------
+    inputs, labels : dict
+        ``{"train": tensor, "test": tensor}``; inputs are raw (uint8 images
+        of shape (N, C, H, W), or character codes of shape (N, L)).
+    train_transform, eval_transform : callable
+        Applied to each gathered batch on its device (augmentation,
+        normalisation, dtype conversion).
+    texts : callable, optional
+        ``texts(split, indices) -> list[str]`` for proxies that read raw text
+        (fastText).
+    """
+
+    name: str
+    num_classes: int
+    in_channels: int
+    inputs: dict[str, torch.Tensor]
+    labels: dict[str, torch.Tensor]
+    train_transform: BatchTransform
+    eval_transform: BatchTransform
+    texts: Optional[Callable[[str, np.ndarray], list[str]]] = None
+    _on_device: dict = field(default_factory=dict, repr=False)
+
+    def size(self, split: str) -> int:
+        return len(self.labels[split])
+
+    def targets(self, split: str) -> np.ndarray:
+        return self.labels[split].numpy()
+
+    def _resident(self, split: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """The split's tensors on ``device``, copied there once."""
+        key = (split, str(device))
+        if key not in self._on_device:
+            if device.type == "cpu":
+                self._on_device[key] = (self.inputs[split], self.labels[split])
+            else:
+                self._on_device[key] = (
+                    self.inputs[split].to(device, non_blocking=True),
+                    self.labels[split].to(device, non_blocking=True),
+                )
+        return self._on_device[key]
+
+    def batches(self, split, indices, batch_size, *, train=False, shuffle=False,
+                device="cpu", generator=None) -> Iterator[Batch]:
+        device = torch.device(device)
+        inputs, labels = self._resident(split, device)
+        order = torch.as_tensor(np.asarray(indices, dtype=np.int64))
+        if shuffle:
+            order = order[torch.randperm(len(order), generator=generator)]
+        transform = self.train_transform if train else self.eval_transform
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            idx_dev = idx.to(device, non_blocking=True)
+            yield transform(inputs.index_select(0, idx_dev)), labels.index_select(0, idx_dev), idx
+
+
+class _Indexed(Dataset):
+    """Wraps a dataset so each item also carries its index."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int):
+        x, y = self.dataset[index]
+        return x, y, index
+
+
+@dataclass
+class DatasetData:
+    """A dataset read from disk per example by a ``DataLoader``.
+
+    ``datasets`` maps ``(split, train)`` to a Dataset: ``("train", True)``
+    carries the training augmentation, ``("train", False)`` the evaluation
+    transform of the same images (for pool scoring), ``("test", False)``
+    the test split.
+    """
+
+    name: str
+    num_classes: int
+    in_channels: int
+    datasets: dict[tuple[str, bool], Dataset]
+    labels: dict[str, np.ndarray]
+    num_workers: int = 0
+    eval_num_workers: int = 0
+
+    def size(self, split: str) -> int:
+        return len(self.labels[split])
+
+    def targets(self, split: str) -> np.ndarray:
+        return self.labels[split]
+
+    def batches(self, split, indices, batch_size, *, train=False, shuffle=False,
+                device="cpu", generator=None) -> Iterator[Batch]:
+        device = torch.device(device)
+        dataset = self.datasets[(split, train and split == "train")]
+        order = np.asarray(indices, dtype=np.int64)
+        if shuffle:
+            order = order[torch.randperm(len(order), generator=generator).numpy()]
+        loader = DataLoader(
+            _Indexed(dataset),
+            batch_size=batch_size,
+            sampler=order.tolist(),
+            num_workers=self.num_workers if train else self.eval_num_workers,
+            pin_memory=device.type == "cuda",
+        )
+        for x, y, idx in loader:
+            yield x.to(device, non_blocking=True), y.to(device, non_blocking=True), idx

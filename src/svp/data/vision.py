@@ -1,0 +1,169 @@
+"""Small image datasets held in memory: Fashion-MNIST, CIFAR10, CIFAR100.
+
+Each loader reads the dataset's own on-disk format (IDX files, CIFAR pickle
+batches) into one uint8 tensor (N, C, H, W) and returns a
+:class:`~svp.data.base.TensorData`. Where the files are missing, the
+torchvision downloader fetches them (which needs a network).
+"""
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import pickle
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+
+from svp.config import DataConfig
+from svp.data.base import TensorData
+from svp.data.loader import Augment, Normalize
+from svp.errors import UsageError
+
+log = logging.getLogger(__name__)
+
+DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
+FASHION_MNIST_FILES = {
+    ("train", "images"): "train-images-idx3-ubyte",
+    ("train", "labels"): "train-labels-idx1-ubyte",
+    ("test", "images"): "t10k-images-idx3-ubyte",
+    ("test", "labels"): "t10k-labels-idx1-ubyte",
+}
+STATS = {
+    "fashion-mnist": ((0.2860,), (0.3530,)),
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
+}
+CROP_PADDING = {"fashion-mnist": 2, "cifar10": 4, "cifar100": 4}
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an IDX file (the MNIST format), gzipped or not."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        raw = handle.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise UsageError(f"{path} is not an IDX file of unsigned bytes")
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(shape)):
+        raise UsageError(f"{path} is truncated: expected {int(np.prod(shape))} values, found {data.size}")
+    return data.reshape(shape)
+
+
+def _fashion_mnist_dirs(datasets_dir: str) -> list[Path]:
+    roots = [os.environ.get("SVP_DATA"), datasets_dir, DEBIAN_FASHION_MNIST]
+    dirs = []
+    for root in filter(None, roots):
+        base = Path(root)
+        dirs += [base, base / "fashion-mnist", base / "FashionMNIST" / "raw"]
+    return dirs
+
+
+def _find_idx(dirs: list[Path], name: str) -> Optional[Path]:
+    for folder in dirs:
+        for candidate in (folder / name, folder / f"{name}.gz"):
+            if candidate.exists():
+                return candidate
+    return None
+
+
+def _fashion_mnist_paths(datasets_dir: str) -> dict[tuple[str, str], Path]:
+    dirs = _fashion_mnist_dirs(datasets_dir)
+    paths = {key: _find_idx(dirs, name) for key, name in FASHION_MNIST_FILES.items()}
+    if all(paths.values()):
+        return paths  # type: ignore[return-value]
+    _try_download(lambda: _torchvision("FashionMNIST")(datasets_dir, download=True), "Fashion-MNIST")
+    paths = {key: _find_idx(dirs, name) for key, name in FASHION_MNIST_FILES.items()}
+    if not all(paths.values()):
+        raise UsageError(
+            f"Fashion-MNIST not found in $SVP_DATA, {datasets_dir!r} or {DEBIAN_FASHION_MNIST} and "
+            "it could not be downloaded; on Debian/Ubuntu: apt-get install dataset-fashion-mnist, "
+            "or put the four *-ubyte[.gz] files in --datasets-dir"
+        )
+    return paths  # type: ignore[return-value]
+
+
+def _torchvision(name: str) -> Callable:
+    import torchvision.datasets
+
+    return getattr(torchvision.datasets, name)
+
+
+def _try_download(download: Callable[[], object], what: str) -> None:
+    """Run a torchvision download; offline, log why and carry on."""
+    try:
+        download()
+    except Exception as error:  # no network, refused, corrupted archive...
+        log.warning("could not download %s: %s", what, error)
+
+
+def fashion_mnist(config: DataConfig) -> TensorData:
+    """Fashion-MNIST (60,000 train / 10,000 test, 28x28 grey, 10 classes)."""
+    paths = _fashion_mnist_paths(config.datasets_dir)
+    inputs = {split: torch.from_numpy(read_idx(paths[(split, "images")]).copy()).unsqueeze(1)
+              for split in ("train", "test")}
+    labels = {split: torch.from_numpy(read_idx(paths[(split, "labels")]).astype(np.int64))
+              for split in ("train", "test")}
+    return _image_data("fashion-mnist", config, inputs, labels, num_classes=10)
+
+
+def _read_cifar_batch(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
+    with open(path, "rb") as handle:
+        batch = pickle.load(handle, encoding="latin1")
+    images = np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+    return images, np.asarray(batch[label_key], dtype=np.int64)
+
+
+CIFAR_LAYOUT = {
+    "cifar10": ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"],
+                "labels", "CIFAR10", 10),
+    "cifar100": ("cifar-100-python", ["train"], ["test"], "fine_labels", "CIFAR100", 100),
+}
+
+
+def _cifar(name: str, config: DataConfig) -> TensorData:
+    folder, train_files, test_files, label_key, tv_name, num_classes = CIFAR_LAYOUT[name]
+    root = Path(config.datasets_dir)
+    if not config.datasets_dir or not root.is_dir():
+        raise UsageError(f"--datasets-dir {config.datasets_dir!r} does not exist; create it or point it "
+                         f"at the folder holding {folder}/")
+    base = root / folder
+    if not base.is_dir():
+        _try_download(lambda: _torchvision(tv_name)(str(root), download=True), name)
+    files = {"train": train_files, "test": test_files}
+    missing = [str(base / f) for split in files.values() for f in split if not (base / f).exists()]
+    if missing:
+        raise UsageError(f"{name} not found: missing {', '.join(missing)}; download it from "
+                         f"https://www.cs.toronto.edu/~kriz/cifar.html and extract it into {root}")
+    inputs, labels = {}, {}
+    for split, names in files.items():
+        parts = [_read_cifar_batch(base / f, label_key) for f in names]
+        inputs[split] = torch.from_numpy(np.concatenate([p[0] for p in parts]))
+        labels[split] = torch.from_numpy(np.concatenate([p[1] for p in parts]))
+    return _image_data(name, config, inputs, labels, num_classes=num_classes)
+
+
+def cifar10(config: DataConfig) -> TensorData:
+    """CIFAR10 from torchvision's on-disk layout (``cifar-10-batches-py``)."""
+    return _cifar("cifar10", config)
+
+
+def cifar100(config: DataConfig) -> TensorData:
+    """CIFAR100 from torchvision's on-disk layout (``cifar-100-python``)."""
+    return _cifar("cifar100", config)
+
+
+def _image_data(name: str, config: DataConfig, inputs: dict, labels: dict, num_classes: int) -> TensorData:
+    mean, std = STATS[name]
+    normalize = Normalize(mean, std)
+    train_transform = Augment(normalize, padding=CROP_PADDING[name]) if config.augmentation else normalize
+    return TensorData(name=name, num_classes=num_classes, in_channels=inputs["train"].shape[1],
+                      inputs=inputs, labels=labels,
+                      train_transform=train_transform, eval_transform=normalize)
+
+
+DATASETS = {"fashion-mnist": fashion_mnist, "cifar10": cifar10, "cifar100": cifar100}

@@ -1,0 +1,73 @@
+"""Choosing the device and the numeric settings that suit it."""
+from __future__ import annotations
+
+import contextlib
+import random
+
+import numpy as np
+import torch
+
+from svp.engine import distributed
+
+
+def pick_device(cuda: bool = True, devices: tuple[int, ...] = ()) -> torch.device:
+    """The training device: a GPU when asked and present, else the CPU.
+
+    Under ``torchrun`` each process takes the GPU of its local rank (from
+    ``devices`` when given).
+    """
+    if not (cuda and torch.cuda.is_available()):
+        return torch.device("cpu")
+    ids = devices or tuple(range(torch.cuda.device_count()))
+    index = ids[distributed.local_rank() % len(ids)]
+    torch.cuda.set_device(index)
+    return torch.device("cuda", index)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch so a training repeats itself."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def derive_seed(seed: int, *parts: int | str) -> int:
+    """A seed for one phase of a run (e.g. the proxy of round 3), stable across restarts."""
+    value = seed
+    for part in parts:
+        token = sum(ord(c) * 31**i for i, c in enumerate(part)) if isinstance(part, str) else int(part)
+        value = (value * 1_000_003 + token) % (2**31 - 1)
+    return value
+
+
+def amp_dtype(device: torch.device) -> torch.dtype:
+    """bf16 where the GPU supports it, fp16 otherwise."""
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float16
+
+
+def autocast(device: torch.device, enabled: bool):
+    """Mixed precision on CUDA when enabled; a no-op elsewhere."""
+    if not enabled or device.type != "cuda":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type="cuda", dtype=amp_dtype(device))
+
+
+def grad_scaler(device: torch.device, enabled: bool, init_scale: float | None = None) -> torch.amp.GradScaler:
+    """A loss scaler, active only for fp16 autocast (bf16 needs none).
+
+    A fixed ``init_scale`` (``--loss-scale``) sets the starting scale.
+    """
+    active = enabled and device.type == "cuda" and amp_dtype(device) == torch.float16
+    kwargs = {"init_scale": init_scale} if init_scale else {}
+    return torch.amp.GradScaler("cuda" if device.type == "cuda" else "cpu", enabled=active, **kwargs)
+
+
+def prepare_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """Move to ``device``; channels_last for convolutional nets on CUDA."""
+    model = model.to(device)
+    has_conv = any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+    if device.type == "cuda" and has_conv:
+        model = model.to(memory_format=torch.channels_last)
+    return model

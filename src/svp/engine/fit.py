@@ -1,0 +1,239 @@
+"""Train a model on a subset of a dataset and measure it.
+
+``fit`` runs the piecewise schedule, evaluates on the dev split after each
+epoch (and the test split at the end), keeps checkpoints, and calls batch
+hooks (the forgetting tracker) with each training batch's predictions.
+Under ``torchrun`` the model is wrapped in DistributedDataParallel and each
+rank trains on its shard of every epoch.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from svp.config import ModelConfig
+from svp.data.base import Data
+from svp.engine import distributed
+from svp.engine.device import autocast, grad_scaler
+from svp.engine.progress import bar
+from svp.engine.schedule import Schedule
+from svp.runs import atomic_write
+
+log = logging.getLogger(__name__)
+
+# hook(indices, correct, epoch): dataset indices of a training batch and
+# whether the training forward pass classified each one correctly.
+BatchHook = Callable[[torch.Tensor, torch.Tensor, int], None]
+
+
+@dataclass
+class TrainResult:
+    """A trained model and its figures (accuracies are fractions, times seconds)."""
+
+    model: nn.Module
+    nexamples: int
+    train_accuracy: float
+    dev_accuracy: float
+    test_accuracy: float
+    train_time: float
+    dev_time: float
+    test_time: float
+
+    def row(self) -> dict:
+        """The row written to proxy.csv / target.csv."""
+        return {k: getattr(self, k) for k in ("nexamples", "train_accuracy", "dev_accuracy",
+                                              "test_accuracy", "train_time", "dev_time", "test_time")}
+
+
+def make_optimizer(model: nn.Module, config: ModelConfig) -> torch.optim.Optimizer:
+    """SGD with momentum (Nesterov off, as the original) or Adam, both with weight decay."""
+    lr = config.learning_rates[0]
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=lr, momentum=config.momentum,
+                               weight_decay=config.weight_decay)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=config.weight_decay)
+    raise ValueError(f"unknown optimizer {config.optimizer!r}; choose sgd or adam")
+
+
+def _to_model_layout(x: torch.Tensor) -> torch.Tensor:
+    if x.is_cuda and x.dim() == 4:
+        return x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+def _set_lr(optimizer: torch.optim.Optimizer, rate: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = rate
+
+
+@dataclass
+class _Step:
+    """What one training step needs, bundled so the epoch loop stays short."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    criterion: nn.Module
+    scaler: torch.amp.GradScaler
+    device: torch.device
+    amp: bool
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with autocast(self.device, self.amp):
+            logits = self.model(_to_model_layout(x))
+            loss = self.criterion(logits, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return loss.detach(), logits.detach().argmax(1) == y
+
+
+def train_epoch(step: _Step, data: Data, indices: np.ndarray, batch_size: int, epoch: int,
+                hooks: Sequence[BatchHook] = ()) -> float:
+    """One pass over ``indices`` (this rank's shard); returns the training accuracy."""
+    step.model.train()
+    order = distributed.shard(torch.as_tensor(indices)[torch.randperm(len(indices))])
+    per_rank = max(1, batch_size // distributed.world_size())
+    totals = torch.zeros(3, dtype=torch.float64)  # correct, seen, loss sum
+    batches = data.batches("train", order, per_rank, train=True, device=step.device)
+    progress = bar(batches, total=-(-len(order) // per_rank), desc=f"epoch {epoch}", unit="batch")
+    for x, y, idx in progress:
+        loss, correct = step(x, y)
+        if hooks:
+            _call_hooks(hooks, idx, correct.cpu(), epoch)
+        totals += torch.tensor([correct.sum().item(), len(y), loss.item() * len(y)], dtype=torch.float64)
+        progress.set_postfix(loss=f"{totals[2] / totals[1]:.3f}", acc=f"{totals[0] / totals[1]:.3f}")
+    distributed.all_sum(totals)
+    return float(totals[0] / totals[1])
+
+
+def _call_hooks(hooks: Sequence[BatchHook], idx: torch.Tensor, correct: torch.Tensor, epoch: int) -> None:
+    """Give hooks the whole global batch: every rank's part, gathered."""
+    if distributed.world_size() > 1:
+        idx = distributed.all_gather_cat(idx)
+        correct = distributed.all_gather_cat(correct)
+    for hook in hooks:
+        hook(idx, correct, epoch)
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, data: Data, split: str, indices: Optional[np.ndarray], batch_size: int,
+             device: torch.device, amp: bool = False) -> tuple[float, float]:
+    """Accuracy of ``model`` on ``indices`` of ``split`` (all when None), and the seconds it took."""
+    start = time.perf_counter()
+    if indices is None:
+        indices = np.arange(data.size(split))
+    model.eval()
+    totals = torch.zeros(2, dtype=torch.float64)
+    for x, y, _ in data.batches(split, distributed.shard(np.asarray(indices)), batch_size, device=device):
+        with autocast(device, amp):
+            logits = model(_to_model_layout(x))
+        totals += torch.tensor([(logits.argmax(1) == y).sum().item(), len(y)], dtype=torch.float64)
+    distributed.all_sum(totals)
+    return float(totals[0] / max(totals[1], 1)), time.perf_counter() - start
+
+
+def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, epoch: int,
+                    accuracy: float) -> None:
+    """Save model and optimizer state atomically (rank 0 only)."""
+    if not distributed.is_main():
+        return
+    module = getattr(model, "module", model)
+    buffer = io.BytesIO()
+    torch.save({"epoch": epoch, "accuracy": accuracy, "model": module.state_dict(),
+                "optimizer": optimizer.state_dict()}, buffer)
+    atomic_write(path, buffer.getvalue())
+
+
+def wrap_distributed(model: nn.Module, device: torch.device) -> nn.Module:
+    """DistributedDataParallel under torchrun; the model itself otherwise."""
+    if distributed.world_size() == 1:
+        return model
+    from svp.models.stochastic_depth import StochasticBlock
+
+    ids = [device.index] if device.type == "cuda" else None
+    # blocks dropped by stochastic depth get no gradient in that step
+    skips = any(isinstance(m, StochasticBlock) for m in model.modules())
+    return nn.parallel.DistributedDataParallel(model, device_ids=ids, find_unused_parameters=skips)
+
+
+class _Checkpointer:
+    """Keeps the best weights (by dev accuracy) and writes checkpoint files.
+
+    ``best``: the best model by dev accuracy (the last one without a dev set);
+    ``last``: also the last epoch of each schedule segment; ``all``: every epoch.
+    """
+
+    def __init__(self, mode: str, out_dir: Optional[Path], segment_ends: set[int]) -> None:
+        self.mode, self.out_dir, self.segment_ends = mode, out_dir, segment_ends
+        self.best_accuracy, self.best_state = -1.0, None
+
+    def update(self, model: nn.Module, optimizer, epoch: int, accuracy: float) -> None:
+        module = getattr(model, "module", model)
+        is_best = accuracy >= self.best_accuracy
+        if is_best:
+            self.best_accuracy = accuracy
+            self.best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+        if self.out_dir is None:
+            return
+        if is_best:
+            save_checkpoint(self.out_dir / "checkpoint_best_model.t7", model, optimizer, epoch, accuracy)
+        if self.mode == "all" or (self.mode == "last" and epoch in self.segment_ends):
+            save_checkpoint(self.out_dir / f"checkpoint_{epoch}.t7", model, optimizer, epoch, accuracy)
+
+    def restore_best(self, model: nn.Module) -> None:
+        if self.best_state is not None:
+            getattr(model, "module", model).load_state_dict(self.best_state)
+
+
+def fit(model: nn.Module, data: Data, indices: np.ndarray, config: ModelConfig, *,
+        device: torch.device, dev_indices: Optional[np.ndarray] = None, track_test: bool = True,
+        checkpoint: str = "best", out_dir: Optional[Path] = None, hooks: Sequence[BatchHook] = (),
+        desc: str = "train") -> TrainResult:
+    """Train ``model`` on ``indices`` of the training split with ``config``'s schedule.
+
+    With a dev set, the weights of the epoch with the best dev accuracy are
+    restored at the end and reported; without one, the last epoch's are.
+    Test accuracy is measured once, on the final weights (-1 when
+    ``track_test`` is off, like a missing dev set).
+    """
+    schedule = Schedule(tuple(config.epochs), tuple(config.learning_rates))
+    has_dev = dev_indices is not None and len(dev_indices) > 0
+    model = wrap_distributed(model, device)
+    optimizer = make_optimizer(model, config)
+    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    step = _Step(model, optimizer, criterion, grad_scaler(device, config.fp16, config.loss_scale),
+                 device, config.fp16)
+    keeper = _Checkpointer(checkpoint if has_dev else "last", out_dir, schedule.segment_ends())
+    train_time = dev_time = 0.0
+    train_acc = dev_acc = -1.0
+    epochs = bar(schedule, total=schedule.total_epochs, desc=desc, unit="epoch")
+    for epoch, rate in epochs:
+        _set_lr(optimizer, rate)
+        start = time.perf_counter()
+        train_acc = train_epoch(step, data, np.asarray(indices), config.batch_size, epoch, hooks)
+        train_time += time.perf_counter() - start
+        if has_dev:
+            dev_acc, seconds = evaluate(model, data, "train", dev_indices, config.eval_batch_size, device,
+                                        config.fp16)
+            dev_time += seconds
+        keeper.update(model, optimizer, epoch, dev_acc if has_dev else float(epoch))
+        epochs.set_postfix(train=f"{train_acc:.3f}", dev=f"{dev_acc:.3f}" if has_dev else "-")
+        log.debug("%s epoch %d lr %g train %.4f dev %.4f", desc, epoch, rate, train_acc, dev_acc)
+    if has_dev:
+        keeper.restore_best(model)
+        dev_acc = keeper.best_accuracy
+    test_acc, test_time = -1.0, 0.0
+    if track_test:
+        test_acc, test_time = evaluate(model, data, "test", None, config.eval_batch_size, device, config.fp16)
+    module = getattr(model, "module", model)
+    return TrainResult(module, len(indices), train_acc, dev_acc, test_acc, train_time, dev_time, test_time)

@@ -1,0 +1,100 @@
+"""Score a pool: one batched inference pass giving probabilities and features.
+
+Outputs are written into arrays allocated once for the whole pool; features
+(the classifier's input) are captured by a forward pre-hook, so the model
+runs once per batch whatever is asked. Under ``torchrun`` each rank scores
+its shard and the shards are gathered back into pool order.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from svp.data.base import Data
+from svp.engine import distributed
+from svp.engine.device import autocast
+from svp.engine.fit import _to_model_layout
+from svp.engine.progress import bar
+from svp.models import classifier_of
+
+
+@dataclass
+class Outputs:
+    """What a proxy says about a set of examples, row ``i`` for ``indices[i]``."""
+
+    indices: np.ndarray
+    probs: Optional[np.ndarray] = None
+    features: Optional[np.ndarray] = None
+    seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    def subset(self, mask: np.ndarray) -> "Outputs":
+        """The rows where ``mask`` is true."""
+        pick = lambda a: None if a is None else a[mask]  # noqa: E731
+        return Outputs(self.indices[mask], pick(self.probs), pick(self.features), self.seconds,
+                       {k: pick(v) for k, v in self.extra.items()})
+
+
+class _FeatureCapture:
+    """Forward pre-hook that copies the classifier's input into a buffer."""
+
+    def __init__(self) -> None:
+        self.value: Optional[torch.Tensor] = None
+
+    def __call__(self, module: nn.Module, inputs: tuple) -> None:
+        self.value = inputs[0]
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, data: Data, indices: np.ndarray, *, batch_size: int,
+            device: torch.device, features: bool = False, amp: bool = False,
+            split: str = "train") -> Outputs:
+    """Class probabilities (and penultimate features) for ``indices`` of ``split``."""
+    start = time.perf_counter()
+    indices = np.asarray(indices, dtype=np.int64)
+    model.eval()
+    capture = _FeatureCapture()
+    handle = classifier_of(model).register_forward_pre_hook(capture) if features else None
+    try:
+        probs, feats = _run(model, data, distributed.shard(indices), batch_size, device, amp, capture, features)
+    finally:
+        if handle is not None:
+            handle.remove()
+    probs, feats = _gather(probs, len(indices)), (_gather(feats, len(indices)) if features else None)
+    return Outputs(indices, probs.numpy(), None if feats is None else feats.numpy(),
+                   seconds=time.perf_counter() - start)
+
+
+def _run(model, data, indices, batch_size, device, amp, capture, features):
+    probs = feats = None
+    offset = 0
+    batches = data.batches(split="train", indices=indices, batch_size=batch_size, device=device)
+    for x, _, _ in bar(batches, total=-(-len(indices) // batch_size), desc="scoring pool", unit="batch"):
+        with autocast(device, amp):
+            logits = model(_to_model_layout(x))
+        batch_probs = torch.softmax(logits.float(), dim=1)
+        if probs is None:  # allocate once, now that the widths are known
+            probs = torch.empty((len(indices), batch_probs.shape[1]), dtype=torch.float32)
+            if features:
+                feats = torch.empty((len(indices), capture.value.shape[1]), dtype=torch.float32)
+        end = offset + len(batch_probs)
+        probs[offset:end].copy_(batch_probs)
+        if features:
+            feats[offset:end].copy_(capture.value.float().flatten(1))
+        offset = end
+    return probs, feats
+
+
+def _gather(local: torch.Tensor, total: int) -> torch.Tensor:
+    """Undo :func:`distributed.shard`: rows back in pool order, padding dropped."""
+    world = distributed.world_size()
+    if world == 1:
+        return local
+    gathered = distributed.all_gather_cat(local)
+    per_rank = local.shape[0]
+    return gathered.view(world, per_rank, -1).transpose(0, 1).reshape(world * per_rank, -1)[:total]

@@ -1,0 +1,25 @@
+"""Progress bars: tqdm on every loop a person waits on, silent when asked.
+
+Bars show on a terminal and hide when output goes to a file or pipe (tqdm's
+``disable=None``); ``--quiet`` hides them everywhere.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+from tqdm.auto import tqdm
+
+_quiet = False
+
+
+def set_quiet(quiet: bool) -> None:
+    global _quiet
+    _quiet = quiet
+
+
+def bar(iterable: Optional[Iterable] = None, **kwargs) -> tqdm:
+    """A tqdm bar that honours ``--quiet`` and hides off-terminal."""
+    from svp.engine.distributed import is_main
+
+    disable = True if (_quiet or not is_main()) else None
+    return tqdm(iterable, disable=disable, leave=False, dynamic_ncols=True, **kwargs)

@@ -1,0 +1,351 @@
+"""fastText proxy (Joulin et al., 2017) through the ``fasttext`` package.
+
+The original ran the fastText v0.1.0 binary on text normalised by a shell
+pipeline; here the same normalisation (:func:`normalize`) is done in
+Python, training goes through ``fasttext.train_supervised`` on a temporary
+file in fastText's ``__label__k text`` format, and class probabilities come
+from ``predict(k=-1)``, reordered into columns by class id.
+
+It is not an ``nn.Module`` and is not in ``MODELS``; workflows use it when
+the proxy arch is :data:`FASTTEXT_ARCH`, with texts from
+``data.texts(split, indices)`` (see :meth:`FastTextProxy.fit_data` and
+:meth:`FastTextProxy.predict_proba_data`).
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import os
+import platform
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from typing import Any, Iterable, Iterator, Optional, Sequence
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from svp.errors import UsageError
+
+log = logging.getLogger(__name__)
+
+FASTTEXT_ARCH = "fasttext"
+LABEL_PREFIX = "__label__"
+CHUNK_SIZE = 65536
+
+# The original's sed rules: quote apostrophes and punctuation with spaces,
+# drop double quotes and turn ';' and ':' into spaces.
+_PUNCTUATION = str.maketrans({
+    "'": " ' ", '"': None, ".": " . ", ",": " , ", "(": " ( ", ")": " ) ",
+    "!": " ! ", "?": " ? ", ";": " ", ":": " ",
+})
+
+
+def normalize(text: str) -> str:
+    """Normalise a document as the original fastText pipeline did.
+
+    Lowercase, ``<br />`` and line breaks become spaces, punctuation
+    ``' . , ( ) ! ?`` is separated by spaces, ``"`` is dropped, ``; :``
+    become spaces, and runs of whitespace collapse to one space.
+
+    Parameters
+    ----------
+    text : str
+        A raw document.
+
+    Returns
+    -------
+    str
+        One line of space-separated tokens.
+    """
+    text = text.lower().replace("<br />", " ").translate(_PUNCTUATION)
+    return " ".join(text.split())
+
+
+def _import_fasttext() -> Any:
+    try:
+        import fasttext
+    except ImportError:
+        raise UsageError("--proxy-arch fasttext needs the fasttext package: "
+                         "pip install 'svp[text]' (or pip install fasttext)") from None
+    return fasttext
+
+
+@dataclass
+class FastTextOptions:
+    """fastText's training options; defaults are the original's.
+
+    ``dim`` word vector size, ``ngrams`` max word n-gram length
+    (``-wordNgrams``), ``min_count`` minimal word occurrences, ``bucket``
+    hash buckets for n-grams, ``threads``, ``epochs``, ``learning_rate``
+    and ``seed`` (fastText is only deterministic with ``threads=1``).
+    """
+
+    dim: int = 10
+    ngrams: int = 2
+    min_count: int = 1
+    bucket: int = 10_000_000
+    threads: int = 4
+    epochs: int = 5
+    learning_rate: float = 0.05
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "FastTextOptions":
+        """Build options from a dict (``ModelConfig.fasttext``), rejecting unknown keys."""
+        defaults = {f.name: f.default for f in fields(cls)}
+        unknown = sorted(set(values) - set(defaults))
+        if unknown:
+            raise UsageError(f"unknown fastText option(s) {', '.join(unknown)}; "
+                             f"choose from: {', '.join(sorted(defaults))}")
+        converted = {}
+        for name, value in values.items():
+            kind = type(defaults[name])
+            try:
+                converted[name] = kind(value)
+            except (TypeError, ValueError):
+                raise UsageError(f"fastText option {name}={value!r} is not {kind.__name__}") from None
+        return cls(**converted)
+
+
+class FastTextProxy:
+    """A fastText classifier with the proxy interface: fit, predict_proba, save.
+
+    Parameters
+    ----------
+    dim, ngrams, min_count, bucket, threads, epochs, learning_rate, seed
+        See :class:`FastTextOptions`.
+    """
+
+    def __init__(self, dim: int = 10, ngrams: int = 2, min_count: int = 1, bucket: int = 10_000_000,
+                 threads: int = 4, epochs: int = 5, learning_rate: float = 0.05, seed: int = 0) -> None:
+        self.options = FastTextOptions(dim, ngrams, min_count, bucket, threads, epochs, learning_rate, seed)
+        self.num_classes: Optional[int] = None
+        self.model: Any = None
+
+    @classmethod
+    def from_options(cls, values: dict, seed: Optional[int] = None) -> "FastTextProxy":
+        """A proxy from a dict of options (``ModelConfig.fasttext``); unknown keys are a UsageError.
+
+        ``seed``, when given, overrides the dict's.
+        """
+        options = FastTextOptions.from_dict(values)
+        if seed is not None:
+            options.seed = seed
+        return cls(**{f.name: getattr(options, f.name) for f in fields(options)})
+
+    def fit(self, texts: Iterable[str], labels: Sequence[int] | np.ndarray,
+            num_classes: Optional[int] = None, tmp_dir: Optional[str | os.PathLike] = None) -> "FastTextProxy":
+        """Train on raw texts, read once in the order given.
+
+        Parameters
+        ----------
+        texts : iterable of str
+            Raw documents (normalised here); may be a generator.
+        labels : array-like of int
+            Class ids ``0..num_classes - 1``, one per text.
+        num_classes : int, optional
+            Number of columns of :meth:`predict_proba`; defaults to
+            ``max(labels) + 1``.
+        tmp_dir : path-like, optional
+            Where to write the temporary training file (about the size of
+            the texts); defaults to the system's temporary directory.
+
+        Returns
+        -------
+        FastTextProxy
+            ``self``.
+        """
+        labels = np.asarray(labels, dtype=np.int64)
+        if len(labels) == 0:
+            raise UsageError("fastText needs at least one labeled example to train")
+        self.num_classes = int(num_classes if num_classes is not None else labels.max() + 1)
+        if labels.min() < 0 or labels.max() >= self.num_classes:
+            raise ValueError(f"labels must lie in 0..{self.num_classes - 1}")
+        handle, path = tempfile.mkstemp(prefix="svp-fasttext-", suffix=".train", dir=tmp_dir)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8", errors="replace") as file:
+                written = _write_training_file(file, texts, labels)
+            if written != len(labels):
+                raise ValueError(f"got {written} texts for {len(labels)} labels")
+            self.model = self._train(path)
+        finally:
+            os.unlink(path)
+        return self
+
+    def _train(self, path: str) -> Any:
+        o = self.options
+        log.info("training fastText (dim=%d, wordNgrams=%d, epoch=%d, lr=%g)", o.dim, o.ngrams, o.epochs,
+                 o.learning_rate)
+        fasttext = _import_fasttext()
+        try:
+            with _zeroed_allocations():
+                return fasttext.train_supervised(
+                    input=path, dim=o.dim, lr=o.learning_rate, wordNgrams=o.ngrams, minCount=o.min_count,
+                    bucket=o.bucket, epoch=o.epochs, thread=o.threads, seed=o.seed % 2**31,
+                    verbose=2 if log.isEnabledFor(logging.DEBUG) else 0)
+        except RuntimeError as error:
+            if "NaN" not in str(error):
+                raise
+            raise UsageError(f"fastText training diverged (NaN) at learning rate {o.learning_rate}; "
+                             "lower the fastText learning rate") from None
+
+    def predict_proba(self, texts: Iterable[str]) -> np.ndarray:
+        """Class probabilities of raw texts.
+
+        Parameters
+        ----------
+        texts : iterable of str
+            Raw documents; a generator is consumed in chunks.
+
+        Returns
+        -------
+        np.ndarray
+            float32 (n, num_classes), column ``c`` the probability of class
+            ``c`` (0 for classes absent from the training data); rows sum to 1.
+        """
+        parts = [self._predict_chunk(chunk) for chunk in _chunks(texts, CHUNK_SIZE)]
+        if not parts:
+            return np.zeros((0, self._classes()), dtype=np.float32)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def _predict_chunk(self, texts: list[str], out: Optional[np.ndarray] = None) -> np.ndarray:
+        if self.model is None:
+            raise RuntimeError("FastTextProxy.predict_proba called before fit")
+        names, values = self.model.predict([normalize(t) for t in texts], k=-1)
+        out = np.zeros((len(texts), self._classes()), dtype=np.float32) if out is None else out
+        for row, (labels, probs) in enumerate(zip(names, values)):
+            out[row, [int(label[len(LABEL_PREFIX):]) for label in labels]] = probs
+        # fastText adds 1e-5 to every probability before its log; undo the drift.
+        totals = out.sum(axis=1, keepdims=True)
+        out /= np.where(totals > 0, totals, 1.0)
+        return out
+
+    def _classes(self) -> int:
+        assert self.num_classes is not None
+        return self.num_classes
+
+    def fit_data(self, data: Any, split: str, indices: Sequence[int] | np.ndarray,
+                 seed: Optional[int] = None, tmp_dir: Optional[str | os.PathLike] = None) -> "FastTextProxy":
+        """Train on examples ``indices`` of ``data`` (which needs ``texts``), in a shuffled order.
+
+        fastText reads its file in order, so (as the original did) the
+        examples are shuffled first, by ``seed``. See :meth:`fit` for ``tmp_dir``.
+        """
+        order = np.random.default_rng(seed).permutation(np.asarray(indices, dtype=np.int64))
+        labels = data.targets(split)[order]
+        return self.fit(iter_texts(data, split, order), labels, num_classes=data.num_classes, tmp_dir=tmp_dir)
+
+    def predict_proba_data(self, data: Any, split: str, indices: Sequence[int] | np.ndarray,
+                           out: Optional[np.ndarray] = None) -> np.ndarray:
+        """Probabilities of examples ``indices`` of ``data``, read in chunks.
+
+        ``out`` (float32, (len(indices), num_classes)) may be passed to reuse a buffer.
+        """
+        indices = np.asarray(indices, dtype=np.int64)
+        if out is None:
+            out = np.empty((len(indices), self._classes()), dtype=np.float32)
+        for start in tqdm(range(0, len(indices), CHUNK_SIZE), desc="fastText inference", disable=None,
+                          leave=False):
+            chunk = indices[start:start + CHUNK_SIZE]
+            self._predict_chunk(data.texts(split, chunk), out[start:start + len(chunk)])
+        return out
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the trained model (fastText's ``.bin`` format) to ``path``, atomically."""
+        if self.model is None:
+            raise RuntimeError("FastTextProxy.save called before fit")
+        tmp = f"{path}.tmp"
+        self.model.save_model(tmp)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, num_classes: int) -> "FastTextProxy":
+        """Load a model written by :meth:`save` (training options are not restored)."""
+        proxy = cls()
+        proxy.model = _import_fasttext().load_model(str(path))
+        proxy.num_classes = num_classes
+        return proxy
+
+
+# glibc's mallopt parameter: new allocations are filled with ~byte, freed ones with byte.
+_M_PERTURB = -6
+
+
+def _glibc() -> Optional[ctypes.CDLL]:
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+
+
+@contextmanager
+def _zeroed_allocations() -> Iterator[None]:
+    """Make glibc zero-fill new heap allocations for the duration.
+
+    fastText 0.9.3 stores matrices in a non-zeroing aligned vector and its
+    ``uniform`` initialiser fills only ``thread`` tenths of the input matrix,
+    so the rest holds whatever the heap held before: training then hits
+    "Encountered NaN" or starts from garbage (large matrices escape this by
+    being fresh, zeroed pages from mmap). With glibc's perturb byte set to
+    0xFF every new allocation is zeroed, which gives 0.9.2's behaviour
+    (untouched rows start at 0). Elsewhere this does nothing.
+    """
+    libc = _glibc()
+    if libc is None:
+        yield
+        return
+    previous = int(os.environ.get("MALLOC_PERTURB_", "0") or 0) & 0xFF
+    libc.mallopt(_M_PERTURB, 0xFF)
+    try:
+        yield
+    finally:
+        libc.mallopt(_M_PERTURB, previous)
+
+
+def _write_training_file(file: Any, texts: Iterable[str], labels: np.ndarray) -> int:
+    """Write ``__label__k normalised text`` lines; return the number written."""
+    count = 0
+    for count, (text, label) in enumerate(zip(texts, labels), start=1):
+        file.write(f"{LABEL_PREFIX}{label} {normalize(text)}\n")
+    return count
+
+
+def _chunks(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def iter_texts(data: Any, split: str, indices: Sequence[int] | np.ndarray,
+               chunk_size: int = CHUNK_SIZE) -> Iterator[str]:
+    """Raw texts of ``indices`` in order, fetched ``chunk_size`` at a time.
+
+    Parameters
+    ----------
+    data : Data
+        A dataset with a ``texts(split, indices)`` method (text datasets).
+    split : str
+        ``"train"`` or ``"test"``.
+    indices : array-like of int
+        Positions in the split.
+    chunk_size : int
+        Texts held in memory at once.
+
+    Yields
+    ------
+    str
+    """
+    if getattr(data, "texts", None) is None:
+        raise UsageError(f"--proxy-arch fasttext needs a text dataset; {data.name} has no raw texts")
+    indices = np.asarray(indices, dtype=np.int64)
+    for start in range(0, len(indices), chunk_size):
+        yield from data.texts(split, indices[start:start + chunk_size])

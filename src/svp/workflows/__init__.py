@@ -1,0 +1,1 @@
+"""Workflows: one function each, config in, run directory out."""

@@ -1,0 +1,92 @@
+"""Active learning via proxy.
+
+Start from a random labeled subset; each round the proxy, trained on the
+labeled set, scores the unlabeled pool and the best-scored examples are
+labeled. The target is trained on the labeled sets named by
+``eval_target_at`` (all of them when empty). When proxy and target train
+alike, the proxy's results are the target's and nothing is trained twice.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from svp import runs
+from svp.config import ActiveConfig
+from svp.errors import UsageError
+from svp.selection import ACTIVE_METHODS
+from svp.workflows.context import Context, check_method, open_run
+from svp.workflows.learners import make_learner
+from svp.workflows.steps import PROXY, TARGET, selection_step, train_step, write
+
+log = logging.getLogger(__name__)
+
+
+def validate_active(config: ActiveConfig, data, pool_size: int) -> None:
+    """Refuse budgets the pool cannot supply, before anything is trained."""
+    check_method(config.selection_method, ACTIVE_METHODS)
+    if config.initial_subset <= 0:
+        raise UsageError(f"--initial-subset must be positive, got {config.initial_subset}")
+    bad = [r for r in config.rounds if r <= 0]
+    if bad:
+        raise UsageError(f"--round sizes must be positive, got {bad[0]}")
+    needed = config.initial_subset + sum(config.rounds)
+    if needed > pool_size:
+        raise UsageError(
+            f"--initial-subset {config.initial_subset} + rounds {sum(config.rounds)} = {needed} exceeds the "
+            f"{pool_size} examples of the pool (training set minus --validation); lower them")
+    sizes = config.budgets
+    for size in config.eval_target_at:
+        if size not in sizes:
+            raise UsageError(f"--eval-target-at {size} is not a labeled-set size "
+                             f"({', '.join(map(str, sizes))})")
+
+
+def run_active(config: ActiveConfig) -> Path:
+    """Run active learning; return the run directory."""
+    if config.precomputed_selection:
+        from svp.workflows.replay import replay_active
+
+        return replay_active(config)
+    ctx = open_run(config, validate_active)
+    labeled = initial_subset(ctx, config.initial_subset)
+    proxy = make_learner(ctx, config.proxy, PROXY)
+    target = make_learner(ctx, config.target, TARGET)
+    same = config.proxy.trains_like(config.target)
+    budgets = config.budgets
+    for k, size in enumerate(budgets):
+        last = k + 1 == len(budgets)
+        train_step(ctx, proxy, PROXY, labeled, need_model=not last)
+        if config.train_target and not same and evaluates_target_at(config, size):
+            train_step(ctx, target, TARGET, labeled, need_model=False)
+        if not last:
+            unlabeled = np.setdiff1d(ctx.pool, labeled, assume_unique=True)
+            labeled = selection_step(ctx, proxy, config.selection_method, labeled, unlabeled, config.rounds[k])
+    if same and config.train_target:
+        write(link_target_to_proxy, ctx.run)
+    return ctx.run
+
+
+def evaluates_target_at(config: ActiveConfig, size: int) -> bool:
+    return not config.eval_target_at or size in config.eval_target_at
+
+
+def initial_subset(ctx: Context, size: int) -> np.ndarray:
+    """The seeded random first labeled set (reloaded when resuming)."""
+    path = ctx.path(f"initial_subset_{size}.index")
+    if path.exists():
+        return runs.load_index(path)
+    labeled = np.random.default_rng(ctx.seed).permutation(ctx.pool)[:size]
+    write(runs.save_index, path, labeled)
+    return labeled
+
+
+def link_target_to_proxy(run: Path) -> None:
+    """Proxy and target are the same model: target.csv and target/ point at the proxy's."""
+    for name in ("target.csv", "target"):
+        link = run / name
+        if not link.exists() and not link.is_symlink():
+            os.symlink(PROXY + (".csv" if name.endswith(".csv") else ""), link)

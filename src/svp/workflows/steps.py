@@ -1,0 +1,113 @@
+"""Resumable steps shared by the workflows.
+
+A step is done when its CSV row exists; its files (index, checkpoint) are
+written before the row, atomically. A rerun after a kill therefore skips
+finished steps and repeats an unfinished one from its start, with the same
+seed, so it gives the same result and writes its row exactly once.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from svp import runs
+from svp.engine import distributed
+from svp.engine.fit import BatchHook
+from svp.engine.predict import Outputs
+from svp.selection import METHODS, select
+from svp.workflows.context import Context
+from svp.workflows.learners import Learner, training_seed
+
+log = logging.getLogger(__name__)
+
+PROXY, TARGET = "proxy", "target"
+
+
+def finished_row(ctx: Context, csv_name: str, nexamples: int) -> Optional[dict]:
+    """The row of ``csv_name`` recording a step on ``nexamples`` examples, if any."""
+    for row in runs.read_rows(ctx.path(csv_name)):
+        if int(row["nexamples"]) == nexamples:
+            return row
+    return None
+
+
+def write(fn, *args) -> None:
+    """Run a file write on rank 0 only; every rank waits until it is on disk."""
+    if distributed.is_main():
+        fn(*args)
+    distributed.barrier()
+
+
+def labeled_index_path(ctx: Context, role: str, nexamples: int) -> Path:
+    return ctx.path(role, nexamples, f"labeled_{nexamples}.index")
+
+
+def train_step(ctx: Context, learner: Learner, role: str, labeled: np.ndarray, *,
+               need_model: bool = True, hooks: Sequence[BatchHook] = (),
+               finish: Optional[Callable[[Path], None]] = None) -> dict:
+    """Train ``learner`` on ``labeled`` unless a finished row says it was; return the row.
+
+    ``finish(out_dir)`` saves whatever else the training produced (e.g.
+    forgetting counts) before the row marks the step done.
+    """
+    n = len(labeled)
+    out_dir = ctx.path(role, n)
+    row = finished_row(ctx, f"{role}.csv", n)
+    if row is not None:
+        log.info("%s on %d examples: done before, skipped", role, n)
+        if need_model:
+            learner.load(out_dir)
+        return row
+    write(runs.save_index, labeled_index_path(ctx, role, n), labeled)
+    result = learner.train(labeled, out_dir, training_seed(ctx, role, n), hooks)
+    if finish is not None:
+        write(finish, out_dir)
+    row = result.row()
+    write(runs.append_row, ctx.path(f"{role}.csv"), row)
+    log.info("%s on %d examples: test accuracy %.4f, %.1f s training", role, n,
+             result.test_accuracy, result.train_time)
+    return row
+
+
+def timed_select(ctx: Context, learner: Learner, method: str, candidates: np.ndarray, budget: int,
+                 labeled: np.ndarray, extra: Optional[dict] = None) -> tuple[np.ndarray, dict]:
+    """Score ``candidates``, pick ``budget`` of them; return the picks and the selection.csv row."""
+    start = time.perf_counter()
+    needs = METHODS[method].needs
+    if needs & {"probs", "features"}:
+        pool_out = learner.score(candidates, needs)
+    else:
+        pool_out = Outputs(np.asarray(candidates, dtype=np.int64))
+    pool_out.extra.update(extra or {})
+    labeled_out = learner.score(labeled, needs) if "features" in needs and len(labeled) else None
+    inference = time.perf_counter() - start
+    total = len(labeled) + budget
+    new = select(method, pool_out, budget, labeled=labeled_out, seed=training_seed(ctx, "select", total))
+    ranking = time.perf_counter() - start - inference
+    log.info("selected %d by %s in %.2f s (%.2f inference + %.2f ranking)", len(new), method,
+             inference + ranking, inference, ranking)
+    return new, {"nexamples": total, "current_nexamples": len(labeled), "new_nexamples": len(new),
+                 "total_time": inference + ranking, "inference_time": inference, "ranking_time": ranking}
+
+
+def selection_step(ctx: Context, learner: Learner, method: str, labeled: np.ndarray,
+                   candidates: np.ndarray, budget: int) -> np.ndarray:
+    """One active-learning round: pick ``budget`` of ``candidates`` and record it.
+
+    Returns the new labeled set (old + picked), whose index file is written
+    before the selection.csv row.
+    """
+    total = len(labeled) + budget
+    if finished_row(ctx, "selection.csv", total) is not None:
+        log.info("selection of %d: done before, reloaded", total)
+        return runs.load_index(labeled_index_path(ctx, PROXY, total))
+    new, row = timed_select(ctx, learner, method, candidates, budget, labeled)
+    updated = np.concatenate([labeled, new])
+    assert len(np.unique(updated)) == total, "selection repeated an already-labeled example"
+    write(runs.save_index, labeled_index_path(ctx, PROXY, total), updated)
+    write(runs.append_row, ctx.path("selection.csv"), row)
+    return updated

@@ -1,0 +1,122 @@
+"""The command line: the original commands parse, bad input exits 2 before training."""
+from __future__ import annotations
+
+import pytest
+
+import svp.cifar
+from svp.cli import build_config, build_parser, main
+from svp.config import ActiveConfig
+
+SEED_COMMAND = ("--dataset cifar10 --num-workers 4 --proxy-arch preact20 --arch preact164 "
+                "--selection-method least_confidence --initial-subset 1000 --round 4000 --round 5000 "
+                "--round 5000 --round 5000 --round 5000 --eval-target-at 25000").split()
+
+
+def parse(argv, domain=svp.cifar.DOMAIN):
+    return build_config(build_parser(domain).parse_args(argv), domain)
+
+
+def test_seed_command_parses_to_the_original_defaults():
+    config = parse(["active", *SEED_COMMAND])
+    assert isinstance(config, ActiveConfig)
+    assert config.data.dataset == "cifar10" and config.data.num_workers == 4
+    assert config.proxy.arch == "preact20" and config.target.arch == "preact164"
+    assert config.initial_subset == 1000 and config.rounds == (4000, 5000, 5000, 5000, 5000)
+    assert config.eval_target_at == (25000,)
+    assert config.budgets == [1000, 5000, 10000, 15000, 20000, 25000]
+    for model in (config.target, config.proxy):
+        assert model.epochs == (1, 90, 45, 45)
+        assert model.learning_rates == (0.01, 0.1, 0.01, 0.001)
+        assert (model.momentum, model.weight_decay, model.batch_size) == (0.9, 5e-4, 128)
+
+
+def test_proxy_options_default_to_target_and_override_alone():
+    config = parse(["active", "--arch", "resnet20", "--batch-size", "64", "--proxy-epochs", "1",
+                    "--proxy-learning-rate", "0.1", "--proxy-epochs", "2", "--proxy-learning-rate", "0.01"])
+    assert config.proxy.arch == "resnet20" and config.proxy.batch_size == 64
+    assert config.proxy.epochs == (1, 2) and config.proxy.learning_rates == (0.1, 0.01)
+    assert config.target.epochs == (1, 90, 45, 45)
+    assert not config.proxy.trains_like(config.target)
+
+
+def test_same_proxy_and_target_train_alike():
+    config = parse(["active", "--arch", "resnet20", "--proxy-eval-batch-size", "512"])
+    assert config.proxy.trains_like(config.target)
+
+
+def _exit_message(capsys, argv, domain=svp.cifar.DOMAIN) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv, domain=domain)
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Fail the test if anything gets as far as training."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("training started despite bad input")
+
+    monkeypatch.setattr("svp.workflows.learners.fit", refuse)
+
+
+def test_unknown_dataset(capsys, tmp_path):
+    err = _exit_message(capsys, ["active", "--dataset", "mnist", "--run-dir", str(tmp_path)])
+    assert "invalid choice: 'mnist'" in err
+
+
+def test_unknown_arch(capsys, tmp_path, cifar_dir, no_training):
+    err = _exit_message(capsys, ["active", "--arch", "resnet7", "--datasets-dir", str(cifar_dir),
+                                 "--run-dir", str(tmp_path)])
+    assert "unknown --arch 'resnet7'" in err and "preact164" in err
+    assert not any(tmp_path.iterdir()), "a run directory was created for a refused command"
+
+
+def test_unknown_proxy_arch(capsys, tmp_path, cifar_dir, no_training):
+    err = _exit_message(capsys, ["active", "--proxy-arch", "tiny", "--datasets-dir", str(cifar_dir),
+                                 "--run-dir", str(tmp_path)])
+    assert "unknown --proxy-arch 'tiny'" in err
+
+
+def test_unknown_method(capsys, tmp_path):
+    err = _exit_message(capsys, ["active", "--selection-method", "oracle", "--run-dir", str(tmp_path)])
+    assert "invalid choice: 'oracle'" in err
+
+
+def test_budget_larger_than_pool(capsys, tmp_path, cifar_dir, no_training):
+    err = _exit_message(capsys, ["active", "--datasets-dir", str(cifar_dir), "--run-dir", str(tmp_path),
+                                 "--validation", "50", "--initial-subset", "300", "--round", "60"])
+    assert "360 exceeds the 350 examples of the pool" in err
+    assert not any(tmp_path.iterdir())
+
+
+def test_mismatched_epochs_and_learning_rates(capsys, tmp_path):
+    err = _exit_message(capsys, ["active", "--epochs", "1", "--epochs", "2", "--learning-rate", "0.1",
+                                 "--run-dir", str(tmp_path)])
+    assert "2 --epochs but 1 --learning-rate" in err
+
+
+def test_mismatched_proxy_schedule(capsys, tmp_path):
+    err = _exit_message(capsys, ["active", "--proxy-epochs", "1", "--run-dir", str(tmp_path)])
+    assert "1 --proxy-epochs but 4 --proxy-learning-rate" in err
+
+
+def test_missing_dataset_directory(capsys, tmp_path, no_training):
+    missing = tmp_path / "nowhere"
+    err = _exit_message(capsys, ["active", "--datasets-dir", str(missing), "--run-dir", str(tmp_path)])
+    assert f"--datasets-dir {str(missing)!r} does not exist" in err
+
+
+@pytest.mark.parametrize("rounds, bad", [(["0"], "0"), (["10", "-5"], "-5")])
+def test_non_positive_rounds(capsys, tmp_path, cifar_dir, no_training, rounds, bad):
+    argv = ["active", "--datasets-dir", str(cifar_dir), "--run-dir", str(tmp_path), "--initial-subset", "10"]
+    for size in rounds:
+        argv += ["--round", size]
+    err = _exit_message(capsys, argv)
+    assert f"--round sizes must be positive, got {bad}" in err
+
+
+def test_eval_target_at_must_be_a_labeled_size(capsys, tmp_path, cifar_dir, no_training):
+    err = _exit_message(capsys, ["active", "--datasets-dir", str(cifar_dir), "--run-dir", str(tmp_path),
+                                 "--initial-subset", "10", "--round", "10", "--eval-target-at", "15"])
+    assert "--eval-target-at 15 is not a labeled-set size (10, 20)" in err

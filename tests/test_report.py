@@ -1,0 +1,242 @@
+"""Tests for svp.report: run directories -> tables and plots."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import pathlib
+
+import pytest
+
+from svp import report as rp
+from svp.errors import UsageError
+
+HEADER = "nexamples,train_accuracy,dev_accuracy,test_accuracy,train_time,dev_time,test_time"
+SELECTION_HEADER = ("nexamples,current_nexamples,new_nexamples,"
+                    "total_time,inference_time,ranking_time")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _write(path, text: str) -> None:
+    path.write_text(text.strip() + "\n")
+
+
+def make_ours(root) -> str:
+    """Our layout: nested config, float seconds, fractions."""
+    run = root / "2024-01-02_03-04-05"
+    run.mkdir(parents=True)
+    config = {"workflow": "active", "data": {"dataset": "cifar10"},
+              "target": {"arch": "preact20", "epochs": [2]},
+              "proxy": {"arch": "small_cnn", "epochs": [1]},
+              "selection_method": "least_confidence", "initial_subset": 100,
+              "rounds": [100, 100], "runtime": {"seed": 0}, "versions": {}, "device": "cpu"}
+    (run / "config.json").write_text(json.dumps(config))
+    _write(run / "proxy.csv", f"""{HEADER}
+100,0.9,,0.5,1.5,0.1,0.2
+200,0.9,-1,0.6,2.5,0.1,0.2
+300,0.9,-1,0.7,3.0,0.1,0.2""")
+    _write(run / "target.csv", f"""{HEADER}
+300,0.95,-1,0.8,10.0,0.5,0.5""")
+    _write(run / "selection.csv", f"""{SELECTION_HEADER}
+100,100,100,0.5,0.25,0.125
+200,200,100,0.75,0.5,0.125""")
+    return str(run)
+
+
+def make_original(root) -> str:
+    """The original's layout: flat config, timedelta strings, percent."""
+    run = root / "2019-06-01_10-00-00"
+    run.mkdir(parents=True)
+    config = {"dataset": "cifar10", "arch": "preact20", "proxy_arch": "preact20",
+              "epochs": [2], "proxy_epochs": [2], "selection_method": "entropy",
+              "initial_subset": 100, "rounds": [100, 100], "run_dir": str(root)}
+    (run / "config.json").write_text(json.dumps(config))
+    _write(run / "proxy.csv", f"""{HEADER}
+100,90.0,-1,55.0,0:00:01.500000,0:00:00,0:00:00.100000
+200,91.0,-1,65.0,0:00:02,0:00:00,0:00:00.100000
+300,92.0,-1,75.5,0:00:02.500000,0:00:00,0:00:00.100000""")
+    _write(run / "target.csv", f"""{HEADER}
+300,99.0,-1,85.25,0:00:20,0:00:00,0:00:01""")
+    _write(run / "selection.csv", f"""{SELECTION_HEADER}
+100,100,100,0:00:04,0:00:02,0:00:01.500000
+200,200,100,0:00:04,0:00:02,0:00:01.500000""")
+    return str(run)
+
+
+@pytest.mark.parametrize("value, seconds", [
+    (12.5, 12.5), ("12.5", 12.5), ("", 0.0), (None, 0.0),
+    ("0:01:23.456789", 83.456789), ("1:00:00", 3600.0),
+    ("1 day, 0:00:01.5", 86401.5), ("2 days, 1:00:00", 176400.0),
+])
+def test_parse_seconds(value, seconds):
+    assert rp.parse_seconds(value) == pytest.approx(seconds, abs=1e-9)
+
+
+def test_parse_seconds_rejects_garbage():
+    with pytest.raises(ValueError, match="garbage"):
+        rp.parse_seconds("garbage")
+
+
+def test_load_ours(tmp_path):
+    run = rp.load_run(make_ours(tmp_path))
+    assert (run.dataset, run.workflow, run.proxy_arch, run.target_arch, run.method) == (
+        "cifar10", "active", "small_cnn", "preact20", "least_confidence")
+    assert run.sizes == [100, 200, 300]
+    assert run.proxy_accuracy == {100: 0.5, 200: 0.6, 300: 0.7}
+    assert run.target_accuracy == {300: 0.8}
+    assert run.proxy_train_time == 7.0
+    assert (run.inference_time, run.ranking_time, run.selection_time) == (0.75, 0.25, 1.0)
+    assert run.target_train_time == 10.0
+    assert run.total_time == 18.0
+    assert not run.shared and run.accuracy_split == "test"
+
+
+def test_load_original(tmp_path):
+    run = rp.load_run(make_original(tmp_path))
+    assert (run.dataset, run.workflow, run.proxy_arch, run.target_arch, run.method) == (
+        "cifar10", "active", "preact20", "preact20", "entropy")
+    assert run.proxy_accuracy == pytest.approx({100: 0.55, 200: 0.65, 300: 0.755})
+    assert run.target_accuracy == pytest.approx({300: 0.8525})
+    assert run.proxy_train_time == 6.0
+    assert (run.inference_time, run.ranking_time, run.selection_time) == (4.0, 3.0, 7.0)
+    assert run.target_train_time == 20.0
+    assert run.total_time == 33.0
+
+
+def test_build_table_with_baseline(tmp_path):
+    ours, original = rp.load_run(make_ours(tmp_path)), rp.load_run(make_original(tmp_path))
+    rows = rp.build_table([ours], baseline=original)
+    assert [r["run"] for r in rows] == ["2019-06-01_10-00-00"] * 3 + ["2024-01-02_03-04-05"] * 3
+    assert list(rows[0]) == list(rp.COLUMNS) + list(rp.BASELINE_COLUMNS)
+    last = rows[-1]
+    assert last["nexamples"] == 300
+    assert last["proxy_acc_pct"] == pytest.approx(70.0)
+    assert last["target_acc_pct"] == pytest.approx(80.0)
+    assert rows[3]["target_acc_pct"] is None  # no target trained at 100
+    assert (last["proxy_train_s"], last["inference_s"], last["ranking_s"],
+            last["selection_s"], last["target_train_s"], last["total_s"]) == (
+        7.0, 0.75, 0.25, 1.0, 10.0, 18.0)
+    assert last["selection_speedup"] == 7.0 / 1.0
+    assert last["total_speedup"] == 33.0 / 18.0
+    assert last["acc_diff_pts"] == pytest.approx(80.0 - 85.25)
+    assert last["acc_diff_at"] == 300
+    assert rows[0]["selection_speedup"] == 1.0 and rows[0]["acc_diff_pts"] == 0.0
+
+
+def test_build_table_without_baseline(tmp_path):
+    rows = rp.build_table([rp.load_run(make_ours(tmp_path))])
+    assert len(rows) == 3 and list(rows[0]) == list(rp.COLUMNS)
+    assert [r["nexamples"] for r in rows] == [100, 200, 300]
+
+
+def test_format_table_and_markdown(tmp_path):
+    ours, original = rp.load_run(make_ours(tmp_path)), rp.load_run(make_original(tmp_path))
+    rows = rp.build_table([original, ours], baseline=original)
+    text = rp.format_table(rows)
+    lines = text.splitlines()
+    assert len(lines) == 3 + 6
+    assert lines[0] == "dataset: cifar10  workflow: active"  # constant columns lifted
+    assert lines[1].split() == [c for c in list(rp.COLUMNS) + list(rp.BASELINE_COLUMNS)
+                                if c not in ("dataset", "workflow")]
+    assert "7.00x" in text and "1.83x" in text and "-5.25" in text and "85.25" in text
+    assert lines[3].startswith("2019-06-01_10-00-00")
+    assert lines[4].split() == ["200", "65.00", "-"]  # run-level cells on first row only
+    assert lines[6].split()[8:11] == ["0.75", "0.25", "1.00"]  # inference, ranking, selection
+    markdown = rp.format_markdown(rows)
+    assert markdown.splitlines()[1].startswith("|---|")
+    assert len(markdown.splitlines()) == 2 + 6
+
+
+def test_shared_target_is_not_counted_twice(tmp_path):
+    run_dir = make_original(tmp_path)
+    os.remove(os.path.join(run_dir, "target.csv"))
+    os.symlink("proxy.csv", os.path.join(run_dir, "target.csv"))
+    run = rp.load_run(run_dir)
+    assert run.shared and run.target_accuracy == run.proxy_accuracy
+    assert run.total_time == 6.0 + 7.0
+    row = rp.build_table([run])[-1]
+    assert row["target_train_s"] is None and row["total_s"] == 13.0
+
+
+def test_same_model_without_target_csv(tmp_path):
+    run_dir = make_original(tmp_path)
+    os.remove(os.path.join(run_dir, "target.csv"))
+    assert rp.load_run(run_dir).shared
+
+
+def test_older_selector_csv_and_train_run(tmp_path):
+    run_dir = make_original(tmp_path)
+    os.rename(os.path.join(run_dir, "proxy.csv"), os.path.join(run_dir, "selector.csv"))
+    assert rp.load_run(run_dir).proxy_train_time == 6.0
+    train = tmp_path / "train" / "2024-01-01"
+    train.mkdir(parents=True)
+    (train / "config.json").write_text(json.dumps(
+        {"workflow": "train", "data": {"dataset": "cifar10"}, "model": {"arch": "preact56"}}))
+    _write(train / "results.csv", f"{HEADER}\n50000,1.0,0.9,0.93,100.0,1,1")
+    run = rp.load_run(str(train))
+    assert (run.workflow, run.target_arch, run.proxy_arch) == ("train", "preact56", None)
+    assert run.target_accuracy == {50000: 0.93} and run.total_time == 100.0
+
+
+def test_parent_directory_expands(tmp_path):
+    make_ours(tmp_path)
+    make_original(tmp_path)
+    (tmp_path / "notes").mkdir()
+    runs = rp.load_runs([str(tmp_path)])
+    assert [r.name for r in runs] == ["2019-06-01_10-00-00", "2024-01-02_03-04-05"]
+
+
+def test_write_report(tmp_path):
+    ours, original = rp.load_run(make_ours(tmp_path)), rp.load_run(make_original(tmp_path))
+    paths = rp.write_report([ours], str(tmp_path / "out"), baseline=original)
+    assert set(paths) == {"csv", "markdown", "accuracy", "time"}
+    for key in ("accuracy", "time"):
+        data = pathlib.Path(paths[key]).read_bytes()
+        assert data.startswith(PNG_MAGIC) and len(data) > 10_000
+    with open(paths["csv"], newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 6
+    assert rows[-1]["total_speedup"] == format(33.0 / 18.0, ".10g")
+    assert rows[-1]["proxy_acc_pct"] == "70" and rows[0]["target_acc_pct"] == ""
+    assert "| run |" in pathlib.Path(paths["markdown"]).read_text()
+    assert not [n for n in os.listdir(tmp_path / "out") if n.startswith(".")]
+
+
+def test_report_default_out_dir(tmp_path):
+    run_dir = make_ours(tmp_path)
+    baseline = make_original(tmp_path / "base")
+    text, paths = rp.report([run_dir], None, baseline)
+    assert os.path.dirname(paths["csv"]) == os.path.join(run_dir, "report")
+    assert "least_confidence" in text and "7.00x" in text
+    # the report folder is not mistaken for a run when the parent is expanded
+    assert len(rp.load_runs([str(tmp_path)])) == 1
+
+
+@pytest.mark.parametrize("setup, expected", [
+    ("missing", "no such directory"),
+    ("empty", "config.json"),
+    ("no_csv", "proxy.csv"),
+])
+def test_bad_path_names_it(tmp_path, setup, expected):
+    path = tmp_path / "somewhere"
+    if setup != "missing":
+        path.mkdir()
+    if setup == "no_csv":
+        (path / "config.json").write_text("{}")
+    with pytest.raises(UsageError) as info:
+        rp.report([str(path)], str(tmp_path / "out"), None)
+    assert str(path) in str(info.value) and expected in str(info.value)
+
+
+def test_baseline_must_be_one_run(tmp_path):
+    make_ours(tmp_path / "a")
+    make_original(tmp_path / "a")
+    with pytest.raises(UsageError, match="one run directory"):
+        rp.report([str(tmp_path / "a")], str(tmp_path / "out"), str(tmp_path / "a"))
+
+
+def test_malformed_csv_names_file(tmp_path):
+    run_dir = make_ours(tmp_path)
+    _write(tmp_path / run_dir / "proxy.csv", "foo,bar\n1,2")
+    with pytest.raises(UsageError, match="proxy.csv.*nexamples"):
+        rp.load_run(run_dir)
