@@ -25,8 +25,9 @@ from svp.workflows.steps import PROXY, TARGET, selection_step, train_step, write
 log = logging.getLogger(__name__)
 
 
-def validate_active(config: ActiveConfig, data, pool_size: int) -> None:
+def validate_active(config: ActiveConfig, data, pool: np.ndarray, dev: np.ndarray) -> None:
     """Refuse budgets the pool cannot supply, before anything is trained."""
+    pool_size = len(pool)
     check_method(config.selection_method, ACTIVE_METHODS)
     if config.initial_subset <= 0:
         raise UsageError(f"--initial-subset must be positive, got {config.initial_subset}")

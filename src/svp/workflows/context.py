@@ -56,7 +56,7 @@ def resolve_seed(seed: Optional[int]) -> int:
 def open_run(config: Any, validate=None) -> Context:
     """Load data, check the config against it, then create (or reopen) the run directory.
 
-    ``validate(config, data, pool_size)`` raises :class:`UsageError` for
+    ``validate(config, data, pool, dev)`` raises :class:`UsageError` for
     inputs that only the data can show to be wrong.
     """
     check_archs(config)
@@ -67,7 +67,7 @@ def open_run(config: Any, validate=None) -> Context:
     data = create_dataset(config.data)
     pool, dev = split_dev(data.size("train"), config.data.validation, config.data.shuffle, seed)
     if validate is not None:
-        validate(config, data, len(pool))
+        validate(config, data, pool, dev)
     run = _run_directory(config)
     log.info("run directory %s (seed %d, device %s)", run, seed, device)
     return Context(config, data, device, pool, dev, run, seed)

@@ -26,7 +26,8 @@ SELECTED = "selected.index"
 FORGETTING_FILE = "forgetting_events.npy"
 
 
-def validate_coreset(config: CoresetConfig, data, pool_size: int) -> None:
+def validate_coreset(config: CoresetConfig, data, pool: np.ndarray, dev: np.ndarray) -> None:
+    pool_size = len(pool)
     check_method(config.selection_method, CORESET_METHODS)
     if not 0 < config.subset <= pool_size:
         raise UsageError(f"--subset {config.subset} must be between 1 and the {pool_size} examples of the pool "
