@@ -27,9 +27,11 @@ class Domain:
     prog: str
     defaults: dict = field(default_factory=dict)
     datasets: Optional[tuple[str, ...]] = None  # choices; None = every registered dataset
-    commands: tuple[str, ...] = ("train", "active", "coreset", "report")
+    commands: tuple[str, ...] = ("train", "active", "coreset", "report", "models")
     # original architecture names -> registry names (e.g. ImageNet's resnet50 -> imagenet-resnet50)
     arch_aliases: dict = field(default_factory=dict)
+    # offer the fastText proxy's options (--dim, --ngrams, ...) in active and coreset
+    fasttext: bool = False
 
 
 IMAGE_DEFAULTS = {
@@ -83,6 +85,8 @@ RUNTIME_OPTIONS = {
     "track_test_acc": (("--track-test-acc",), dict(action=argparse.BooleanOptionalAction, default=True,
                        help="measure test accuracy after each training")),
     "quiet": (("--quiet", "-q"), dict(action="store_true", help="no progress bars, warnings only")),
+    "resume": (("--resume",), dict(metavar="RUN", help="continue the interrupted run in this run directory "
+               "(RUN_DIR/<timestamp>) with its saved config; options typed as well must agree with it")),
 }
 
 SELECTION_OPTIONS = {
@@ -91,7 +95,16 @@ SELECTION_OPTIONS = {
         help="replay the index files of an earlier run (or a plain index file) into target training")),
     "train_target": (("--train-target",), dict(action=argparse.BooleanOptionalAction, default=True,
                      help="train the target on the selected data")),
-    "resume": (("--resume",), dict(help="continue the interrupted run in this run directory")),
+}
+
+
+# fastText proxy (--proxy-arch fasttext); defaults from svp.models.fasttext.FastTextOptions
+FASTTEXT_OPTIONS = {
+    "dim": (("--dim",), dict(type=int, help="fastText: size of word vectors")),
+    "ngrams": (("--ngrams", "-n"), dict(type=int, help="fastText: max length of word n-grams")),
+    "min_count": (("--min-count",), dict(type=int, help="fastText: minimal number of word occurrences")),
+    "bucket": (("--bucket",), dict(type=int, help="fastText: number of hash buckets for word n-grams")),
+    "threads": (("--threads",), dict(type=int, help="fastText: training threads (1 for reproducible runs)")),
 }
 
 
@@ -134,7 +147,7 @@ def build_parser(domain: Domain = GENERIC) -> argparse.ArgumentParser:
                                      "for deep learning (active learning and core-set selection).")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     builders = {"train": _train_parser, "active": _active_parser, "coreset": _coreset_parser,
-                "report": _report_parser}
+                "report": _report_parser, "models": _models_parser}
     builders.update(EXTRA_COMMANDS)
     for name in domain.commands:
         builders[name](commands, domain)
@@ -156,6 +169,10 @@ def _train_parser(commands, domain: Domain) -> None:
 def _selection_group(parser: argparse.ArgumentParser, domain: Domain, method_default: str,
                      methods: tuple[str, ...]) -> argparse._ArgumentGroup:
     _add_model(parser, domain, proxy=True)
+    if domain.fasttext:
+        _add(parser.add_argument_group("fastText proxy (with --proxy-arch fasttext; --proxy-epochs and "
+                                       "--proxy-learning-rate given once set its epochs and learning rate)"),
+             FASTTEXT_OPTIONS, fasttext_defaults())
     group = parser.add_argument_group("selection")
     defaults = {"selection_method": method_default, **domain.defaults}
     options = dict(SELECTION_OPTIONS)
@@ -197,8 +214,25 @@ def _report_parser(commands, domain: Domain) -> None:
     parser.add_argument("--out", help="where to write report.csv/.md and the PNGs (default: RUN_DIR/report)")
 
 
+def _models_parser(commands, domain: Domain) -> None:
+    commands.add_parser("models", help="list architectures, datasets and selection methods")
+
+
+def _list_models(args: argparse.Namespace, domain: Domain) -> int:
+    from svp.data import DATASETS
+    from svp.models import MODELS
+    from svp.selection import METHODS
+
+    print("architectures:", ", ".join(sorted(MODELS)), "(and fasttext as a proxy)")
+    print("datasets:", ", ".join(sorted(DATASETS)))
+    print("selection methods:", ", ".join(METHODS))
+    return 0
+
+
 # name -> parser builder; domain modules add commands such as `fasttext`.
 EXTRA_COMMANDS: dict[str, Callable] = {}
+# commands that build a workflow config their own way: name -> builder(args, domain) -> config
+CONFIG_BUILDERS: dict[str, Callable[[argparse.Namespace, Domain], Any]] = {}
 
 
 def model_config(args: argparse.Namespace, domain: Domain, prefix: str = "",
@@ -236,6 +270,48 @@ def _scaled_rates(args: argparse.Namespace, prefix: str, values: dict,
     return scale_learning_rates(rates, values["batch_size"])
 
 
+def fasttext_defaults() -> dict:
+    """fastText's options and their defaults (the original's), the seed aside."""
+    from dataclasses import fields
+
+    from svp.models.fasttext import FastTextOptions
+
+    return {f.name: f.default for f in fields(FastTextOptions) if f.name != "seed"}
+
+
+def fasttext_model(values: dict, schedule_flags: tuple[str, str] = ("--proxy-epochs", "--proxy-learning-rate"),
+                   ) -> cfg.ModelConfig:
+    """The ModelConfig of a fastText proxy with ``values`` (see :func:`fasttext_defaults`).
+
+    Its one-segment schedule repeats fastText's epochs and learning rate, so
+    config.json shows what was trained.
+    """
+    from svp.models.fasttext import FASTTEXT_ARCH, FastTextOptions
+
+    options = FastTextOptions.from_dict({**fasttext_defaults(), **values})  # unknown keys, wrong types
+    values = {name: getattr(options, name) for name in fasttext_defaults()}
+    flags = {"epochs": schedule_flags[0], "learning_rate": schedule_flags[1],
+             **{dest: names[0] for dest, (names, _) in FASTTEXT_OPTIONS.items()}}
+    for name, value in values.items():
+        if value <= 0:
+            raise UsageError(f"{flags[name]} must be positive for fastText, got {value}")
+    return cfg.ModelConfig(arch=FASTTEXT_ARCH, epochs=(int(values["epochs"]),),
+                           learning_rates=(float(values["learning_rate"]),), fasttext=values)
+
+
+def _fasttext_proxy(args: argparse.Namespace) -> cfg.ModelConfig:
+    """The fastText proxy of ``svp active/coreset --proxy-arch fasttext``."""
+    values = {dest: getattr(args, dest) for dest in FASTTEXT_OPTIONS if getattr(args, dest, None) is not None}
+    for dest, key in (("proxy_epochs", "epochs"), ("proxy_learning_rate", "learning_rate")):
+        given = getattr(args, dest, None)
+        if given is not None and len(given) != 1:
+            raise UsageError(f"fastText trains for some epochs at one learning rate: give "
+                             f"--{dest.replace('_', '-')} once, not {len(given)} times")
+        if given is not None:
+            values[key] = given[0]
+    return fasttext_model(values)
+
+
 def _field(dest: str) -> str:
     return "learning_rates" if dest == "learning_rate" else dest
 
@@ -256,11 +332,18 @@ def runtime_config(args: argparse.Namespace) -> cfg.RuntimeConfig:
 
 def build_config(args: argparse.Namespace, domain: Domain) -> Any:
     """The frozen config of the chosen workflow."""
+    if args.command in CONFIG_BUILDERS:
+        return CONFIG_BUILDERS[args.command](args, domain)
     data, runtime = data_config(args), runtime_config(args)
     target = model_config(args, domain)
     if args.command == "train":
         return cfg.TrainConfig(data=data, model=target, runtime=runtime)
-    proxy = model_config(args, domain, "proxy_", base=target)
+    from svp.models.fasttext import FASTTEXT_ARCH
+
+    if getattr(args, "proxy_arch", None) == FASTTEXT_ARCH:
+        proxy = _fasttext_proxy(args)
+    else:
+        proxy = model_config(args, domain, "proxy_", base=target)
     common = dict(data=data, target=target, proxy=proxy, runtime=runtime,
                   selection_method=args.selection_method, precomputed_selection=args.precomputed_selection,
                   train_target=args.train_target)
@@ -269,6 +352,27 @@ def build_config(args: argparse.Namespace, domain: Domain) -> Any:
         return cfg.ActiveConfig(**common, initial_subset=args.initial_subset, rounds=tuple(rounds),
                                 eval_target_at=tuple(args.eval_target_at or ()))
     return cfg.CoresetConfig(**common, subset=args.subset)
+
+
+def typed_options(domain: Domain, argv: Optional[Sequence[str]]) -> dict[str, str]:
+    """Option dest -> flag of the options typed in ``argv`` (those left at their defaults omitted).
+
+    ``argv`` is parsed again by a parser whose defaults are all suppressed,
+    so an option typed with its default value still counts as typed.
+    """
+    parser = build_parser(domain)
+    flags: dict[str, str] = {}
+    for each in _all_parsers(parser):
+        for action in each._actions:
+            action.default = argparse.SUPPRESS
+            long_flags = [o for o in action.option_strings if o.startswith("--")]
+            flags.setdefault(action.dest, long_flags[0] if long_flags else action.dest)
+    return {dest: flags[dest] for dest in vars(parser.parse_args(argv)) if dest != "command"}
+
+
+def _all_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return [parser] + [p for action in subparsers for sub in action.choices.values() for p in _all_parsers(sub)]
 
 
 def run_workflow(config: Any) -> Any:
@@ -284,8 +388,9 @@ def setup_logging(quiet: bool) -> None:
     from svp.engine.progress import set_quiet
 
     set_quiet(quiet)
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    level = logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    log.setLevel(level)  # also when logging was configured before (basicConfig then does nothing)
 
 
 def main(argv: Optional[Sequence[str]] = None, domain: Domain = GENERIC) -> int:
@@ -300,12 +405,15 @@ def main(argv: Optional[Sequence[str]] = None, domain: Domain = GENERIC) -> int:
         if config.runtime.resume:
             from svp.workflows.resume import resumed_config
 
-            config = resumed_config(config, args)
+            config = resumed_config(config, typed_options(domain, argv))
         run = run_workflow(config)
     except UsageError as error:
         parser.exit(2, f"{domain.prog}: error: {error}\n")
+    from svp.engine.distributed import is_main
     from svp.report import run_summary
 
+    if not is_main():  # under torchrun the summary shows once
+        return 0
     print(run_summary(run))
     print(f"results: {run}")
     return 0
@@ -322,7 +430,8 @@ def _report(args: argparse.Namespace, domain: Domain) -> int:
 
 
 # commands that are not workflows: name -> handler(args, domain) -> exit code
-COMMAND_HANDLERS: dict[str, Callable[[argparse.Namespace, Domain], int]] = {"report": _report}
+COMMAND_HANDLERS: dict[str, Callable[[argparse.Namespace, Domain], int]] = {
+    "report": _report, "models": _list_models}
 
 
 if __name__ == "__main__":

@@ -9,17 +9,25 @@ from torch import nn
 
 
 class SmallCNN(nn.Module):
-    """Two conv blocks (conv-bn-relu-pool) and a linear classifier."""
+    """Three conv-bn-relu-maxpool stages, a 4x4 spatial summary and one hidden layer.
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 3, width: int = 32) -> None:
+    About 2 MFLOPs per 28x28 image at ``width=16``: a proxy an order of
+    magnitude cheaper than a ResNet20. Its features (for k-centers) are the
+    ``hidden``-wide layer before the classifier.
+    """
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 3, width: int = 32, hidden: int = 128) -> None:
         super().__init__()
         self.body = nn.Sequential(
             _conv_block(in_channels, width),
             _conv_block(width, 2 * width),
-            nn.AdaptiveAvgPool2d(1),
+            _conv_block(2 * width, 4 * width),
+            nn.AdaptiveAvgPool2d(4),
             nn.Flatten(),
+            nn.Linear(4 * width * 16, hidden),
+            nn.ReLU(inplace=True),
         )
-        self.classifier = nn.Linear(2 * width, num_classes)
+        self.classifier = nn.Linear(hidden, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.body(x))
@@ -30,10 +38,7 @@ def _conv_block(cin: int, cout: int) -> nn.Sequential:
         nn.Conv2d(cin, cout, 3, padding=1, bias=False),
         nn.BatchNorm2d(cout),
         nn.ReLU(inplace=True),
-        nn.Conv2d(cout, cout, 3, padding=1, bias=False),
-        nn.BatchNorm2d(cout),
-        nn.ReLU(inplace=True),
-        nn.MaxPool2d(2),
+        nn.MaxPool2d(2, ceil_mode=True),
     )
 
 

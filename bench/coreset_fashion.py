@@ -1,0 +1,90 @@
+"""Core-set selection on Fashion-MNIST: is half the data, chosen by a cheap proxy, enough?
+
+Trains the target on (a) all 60,000 training images, (b) the 50% that a
+cheap proxy forgot most often (forgetting events), (c) a random 50%, each
+over three seeds, and compares the proxy's selection time with the
+target's full training time.
+
+    python -m bench.coreset_fashion [--seeds 0 1 2] [--run-dir runs/coreset-bench]
+
+Schedules are shortened to fit a 2-core CPU (see TARGET and PROXY below).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+from pathlib import Path
+
+from svp import runs
+from svp.config import CoresetConfig, DataConfig, ModelConfig, RuntimeConfig, TrainConfig
+from svp.engine.progress import set_quiet
+from svp.workflows.coreset import run_coreset
+from svp.workflows.train import run_train
+
+DATA = DataConfig(dataset="fashion-mnist", augmentation=False)
+TARGET = ModelConfig(arch="small-cnn-16", epochs=(3, 1), learning_rates=(0.05, 0.005), batch_size=128,
+                     eval_batch_size=1024)
+PROXY = ModelConfig(arch="mlp", epochs=(5,), learning_rates=(0.05,), batch_size=128, eval_batch_size=4096)
+SUBSET = 30_000
+
+
+def _first_row(path: Path) -> dict:
+    return runs.read_rows(path)[0]
+
+
+def full(seed: int, run_dir: str) -> dict:
+    run = run_train(TrainConfig(data=DATA, model=TARGET, runtime=RuntimeConfig(run_dir=run_dir, seed=seed)))
+    row = _first_row(run / "results.csv")
+    return {"accuracy": float(row["test_accuracy"]), "target_time": float(row["train_time"]), "selection_time": 0.0}
+
+
+def coreset(seed: int, run_dir: str, method: str) -> dict:
+    config = CoresetConfig(data=DATA, target=TARGET, proxy=PROXY, subset=SUBSET, selection_method=method,
+                           runtime=RuntimeConfig(run_dir=run_dir, seed=seed))
+    run = run_coreset(config)
+    target = _first_row(run / "target.csv")
+    selection = float(_first_row(run / "selection.csv")["total_time"])
+    proxy_csv = run / "proxy.csv"
+    proxy_time = float(_first_row(proxy_csv)["train_time"]) if proxy_csv.exists() else 0.0
+    return {"accuracy": float(target["test_accuracy"]), "target_time": float(target["train_time"]),
+            "selection_time": proxy_time + selection}
+
+
+def _mean_std(values: list[float]) -> str:
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.2f} ± {std:.2f}"
+
+
+def table(results: dict[str, list[dict]]) -> str:
+    full_time = statistics.mean(r["target_time"] for r in results["all 60,000"])
+    lines = ["| training data | target test accuracy (%) | selection time (s) | selection / full training time |",
+             "|---|---:|---:|---:|"]
+    for name, rows in results.items():
+        accuracy = _mean_std([100 * r["accuracy"] for r in rows])
+        selection = statistics.mean(r["selection_time"] for r in rows)
+        ratio = f"{selection / full_time:.3f}" if selection else "-"
+        lines.append(f"| {name} | {accuracy} | {selection:.1f} | {ratio} |")
+    lines.append(f"\nfull training of the target ({TARGET.arch}, {sum(TARGET.epochs)} epochs): {full_time:.1f} s; "
+                 f"proxy: {PROXY.arch}, {sum(PROXY.epochs)} epochs on all 60,000")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--run-dir", default=None, help="keep the run directories here (default: a temp dir)")
+    args = parser.parse_args()
+    set_quiet(True)
+    run_dir = args.run_dir or tempfile.mkdtemp(prefix="svp-coreset-bench-")
+    results: dict[str, list[dict]] = {"all 60,000": [], "50% by forgetting events (proxy)": [], "random 50%": []}
+    for seed in args.seeds:
+        results["all 60,000"].append(full(seed, run_dir))
+        results["50% by forgetting events (proxy)"].append(coreset(seed, run_dir, "forgetting_events"))
+        results["random 50%"].append(coreset(seed, run_dir, "random"))
+        print(f"seed {seed} done", flush=True)
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
