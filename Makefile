@@ -13,9 +13,9 @@ setup:
 # SVP active learning on Fashion-MNIST: a small CNN proxy selects for a
 # pre-activation ResNet20 target; prints the per-round table, then the report.
 demo: setup
-	$(PYTHON) -m svp active --dataset fashion-mnist \
-		--arch preact20 --epochs 1 --learning-rate 0.01 --epochs 6 --learning-rate 0.1 --epochs 3 --learning-rate 0.01 \
-		--proxy-arch small-cnn-16 --proxy-epochs 4 --proxy-learning-rate 0.05 \
+	$(PYTHON) -m svp active --dataset fashion-mnist --no-augmentation --eval-batch-size 1024 \
+		--arch preact20 --epochs 1 --learning-rate 0.01 --epochs 7 --learning-rate 0.1 --epochs 2 --learning-rate 0.01 \
+		--proxy-arch small-cnn-16 --proxy-epochs 8 --proxy-learning-rate 0.05 \
 		--initial-subset 1000 --round 1000 --round 1000 --round 1000 --round 1000 --eval-target-at 5000 \
 		--selection-method least_confidence --seed 0 --run-dir $(DEMO_RUN_DIR)
 	$(PYTHON) -m svp report $$(ls -d $(DEMO_RUN_DIR)/*/ | tail -n 1)

@@ -61,3 +61,13 @@ def fashion_env(fashion_dir, monkeypatch) -> Path:
     monkeypatch.setenv("SVP_DATA", str(fashion_dir))
     monkeypatch.setattr("svp.data.vision.DEBIAN_FASHION_MNIST", str(fashion_dir))
     return fashion_dir
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests marked ``cuda`` skip themselves where no GPU is present."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if item.get_closest_marker("cuda") is not None:
+            item.add_marker(skip)

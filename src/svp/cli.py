@@ -363,6 +363,7 @@ def typed_options(domain: Domain, argv: Optional[Sequence[str]]) -> dict[str, st
     parser = build_parser(domain)
     flags: dict[str, str] = {}
     for each in _all_parsers(parser):
+        each._defaults.clear()  # those of set_defaults()
         for action in each._actions:
             action.default = argparse.SUPPRESS
             long_flags = [o for o in action.option_strings if o.startswith("--")]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 
 import numpy as np
@@ -9,16 +10,21 @@ import torch
 
 from svp.engine import distributed
 
+log = logging.getLogger(__name__)
+
 
 def pick_device(cuda: bool = True, devices: tuple[int, ...] = ()) -> torch.device:
     """The training device: a GPU when asked and present, else the CPU.
 
     Under ``torchrun`` each process takes the GPU of its local rank (from
-    ``devices`` when given).
+    ``devices`` when given); one process uses one GPU, the first of ``devices``.
     """
     if not (cuda and torch.cuda.is_available()):
         return torch.device("cpu")
     ids = devices or tuple(range(torch.cuda.device_count()))
+    if len(devices) > 1 and distributed.launched_world_size() == 1:
+        log.warning("one process uses one GPU (cuda:%d); to train on the %d GPUs given by --device, launch "
+                    "with torchrun --nproc-per-node %d", ids[0], len(devices), len(devices))
     index = ids[distributed.local_rank() % len(ids)]
     torch.cuda.set_device(index)
     return torch.device("cuda", index)

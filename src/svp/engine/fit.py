@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from svp._faults import fault_point
 from svp.config import ModelConfig
 from svp.data.base import Data
 from svp.engine import distributed
@@ -99,42 +100,63 @@ class _Step:
 
 def train_epoch(step: _Step, data: Data, indices: np.ndarray, batch_size: int, epoch: int,
                 hooks: Sequence[BatchHook] = ()) -> float:
-    """One pass over ``indices`` (this rank's shard); returns the training accuracy."""
+    """One pass over ``indices`` (this rank's shard); returns the training accuracy.
+
+    Under ``torchrun`` every rank ends the epoch with rank 0's buffers
+    (BatchNorm statistics), so all ranks evaluate and score the same model.
+    The examples that pad the shards to equal lengths train but are left
+    out of the accuracy and the hooks: each example counts once per epoch.
+    """
     step.model.train()
     order = distributed.shard(torch.as_tensor(indices)[torch.randperm(len(indices))])
+    padded = distributed.padding(len(indices))
     per_rank = max(1, batch_size // distributed.world_size())
     totals = torch.zeros(3, dtype=torch.float64)  # correct, seen, loss sum
     batches = data.batches("train", order, per_rank, train=True, device=step.device)
     progress = bar(batches, total=-(-len(order) // per_rank), desc=f"epoch {epoch}", unit="batch")
+    done = 0
     for x, y, idx in progress:
         loss, correct = step(x, y)
+        keep = ~padded[done:done + len(y)]
+        done += len(y)
+        correct = correct.cpu()[keep]
         if hooks:
-            _call_hooks(hooks, idx, correct.cpu(), epoch)
-        totals += torch.tensor([correct.sum().item(), len(y), loss.item() * len(y)], dtype=torch.float64)
+            _call_hooks(hooks, idx[keep], correct, epoch)
+        totals += torch.tensor([correct.sum().item(), len(correct), loss.item() * len(correct)],
+                               dtype=torch.float64)
         progress.set_postfix(loss=f"{totals[2] / totals[1]:.3f}", acc=f"{totals[0] / totals[1]:.3f}")
+    distributed.broadcast_buffers(step.model)
     distributed.all_sum(totals)
     return float(totals[0] / totals[1])
 
 
 def _call_hooks(hooks: Sequence[BatchHook], idx: torch.Tensor, correct: torch.Tensor, epoch: int) -> None:
     """Give hooks the whole global batch: every rank's part, gathered."""
-    if distributed.world_size() > 1:
-        idx = distributed.all_gather_cat(idx)
-        correct = distributed.all_gather_cat(correct)
+    if distributed.world_size() > 1:  # one collective for both
+        both = distributed.all_gather_cat(torch.stack([idx.long(), correct.long()], 1))
+        idx, correct = both[:, 0], both[:, 1].bool()
     for hook in hooks:
         hook(idx, correct, epoch)
 
 
 @torch.inference_mode()
 def evaluate(model: nn.Module, data: Data, split: str, indices: Optional[np.ndarray], batch_size: int,
-             device: torch.device, amp: bool = False) -> tuple[float, float]:
-    """Accuracy of ``model`` on ``indices`` of ``split`` (all when None), and the seconds it took."""
+             device: torch.device, amp: bool = False, desc: str = "evaluating") -> tuple[float, float]:
+    """Accuracy of ``model`` on ``indices`` of ``split`` (all when None), and the seconds it took.
+
+    Under ``torchrun`` each rank evaluates its part of ``indices`` (each
+    example once) with the unwrapped module: DDP's forward pass may sync
+    buffers, and ranks can hold different numbers of batches here.
+    """
     start = time.perf_counter()
     if indices is None:
         indices = np.arange(data.size(split))
+    model = getattr(model, "module", model)
     model.eval()
     totals = torch.zeros(2, dtype=torch.float64)
-    for x, y, _ in data.batches(split, distributed.shard(np.asarray(indices)), batch_size, device=device):
+    shard = distributed.part(np.asarray(indices), batch_size)
+    batches = data.batches(split, shard, batch_size, device=device)
+    for x, y, _ in bar(batches, total=-(-len(shard) // batch_size), desc=desc, unit="batch"):
         with autocast(device, amp):
             logits = model(_to_model_layout(x))
         totals += torch.tensor([(logits.argmax(1) == y).sum().item(), len(y)], dtype=torch.float64)
@@ -173,8 +195,9 @@ class _Checkpointer:
     ``last``: also the last epoch of each schedule segment; ``all``: every epoch.
     """
 
-    def __init__(self, mode: str, out_dir: Optional[Path], segment_ends: set[int]) -> None:
+    def __init__(self, mode: str, out_dir: Optional[Path], segment_ends: set[int], keep_weights: bool) -> None:
         self.mode, self.out_dir, self.segment_ends = mode, out_dir, segment_ends
+        self.keep_weights = keep_weights  # to restore the best epoch at the end (with a dev set)
         self.best_accuracy, self.best_state = -1.0, None
 
     def update(self, model: nn.Module, optimizer, epoch: int, accuracy: float) -> None:
@@ -182,7 +205,8 @@ class _Checkpointer:
         is_best = accuracy >= self.best_accuracy
         if is_best:
             self.best_accuracy = accuracy
-            self.best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+            if self.keep_weights:
+                self.best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
         if self.out_dir is None:
             return
         if is_best:
@@ -213,7 +237,7 @@ def fit(model: nn.Module, data: Data, indices: np.ndarray, config: ModelConfig, 
     criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     step = _Step(model, optimizer, criterion, grad_scaler(device, config.fp16, config.loss_scale),
                  device, config.fp16)
-    keeper = _Checkpointer(checkpoint if has_dev else "last", out_dir, schedule.segment_ends())
+    keeper = _Checkpointer(checkpoint, out_dir, schedule.segment_ends(), keep_weights=has_dev)
     train_time = dev_time = 0.0
     train_acc = dev_acc = -1.0
     epochs = bar(schedule, total=schedule.total_epochs, desc=desc, unit="epoch")
@@ -224,9 +248,10 @@ def fit(model: nn.Module, data: Data, indices: np.ndarray, config: ModelConfig, 
         train_time += time.perf_counter() - start
         if has_dev:
             dev_acc, seconds = evaluate(model, data, "train", dev_indices, config.eval_batch_size, device,
-                                        config.fp16)
+                                        config.fp16, desc="dev")
             dev_time += seconds
         keeper.update(model, optimizer, epoch, dev_acc if has_dev else float(epoch))
+        fault_point("epoch")
         epochs.set_postfix(train=f"{train_acc:.3f}", dev=f"{dev_acc:.3f}" if has_dev else "-")
         log.debug("%s epoch %d lr %g train %.4f dev %.4f", desc, epoch, rate, train_acc, dev_acc)
     if has_dev:
@@ -234,6 +259,7 @@ def fit(model: nn.Module, data: Data, indices: np.ndarray, config: ModelConfig, 
         dev_acc = keeper.best_accuracy
     test_acc, test_time = -1.0, 0.0
     if track_test:
-        test_acc, test_time = evaluate(model, data, "test", None, config.eval_batch_size, device, config.fp16)
+        test_acc, test_time = evaluate(model, data, "test", None, config.eval_batch_size, device, config.fp16,
+                                       desc="test")
     module = getattr(model, "module", model)
     return TrainResult(module, len(indices), train_acc, dev_acc, test_acc, train_time, dev_time, test_time)

@@ -3,7 +3,9 @@
 Outputs are written into arrays allocated once for the whole pool; features
 (the classifier's input) are captured by a forward pre-hook, so the model
 runs once per batch whatever is asked. Under ``torchrun`` each rank scores
-its shard and the shards are gathered back into pool order.
+a contiguous run of the very batches one process would form (see
+:func:`svp.engine.distributed.part`) and the parts are gathered back in
+pool order, so the scores are bit for bit those of one process.
 """
 from __future__ import annotations
 
@@ -61,11 +63,13 @@ def predict(model: nn.Module, data: Data, indices: np.ndarray, *, batch_size: in
     capture = _FeatureCapture()
     handle = classifier_of(model).register_forward_pre_hook(capture) if features else None
     try:
-        probs, feats = _run(model, data, distributed.shard(indices), batch_size, device, amp, capture, features)
+        probs, feats = _run(model, data, distributed.part(indices, batch_size), batch_size, device, amp,
+                            capture, features)
     finally:
         if handle is not None:
             handle.remove()
-    probs, feats = _gather(probs, len(indices)), (_gather(feats, len(indices)) if features else None)
+    probs = distributed.all_gather_cat(probs)
+    feats = distributed.all_gather_cat(feats) if features else None
     return Outputs(indices, probs.numpy(), None if feats is None else feats.numpy(),
                    seconds=time.perf_counter() - start)
 
@@ -87,14 +91,6 @@ def _run(model, data, indices, batch_size, device, amp, capture, features):
         if features:
             feats[offset:end].copy_(capture.value.float().flatten(1))
         offset = end
+    if probs is None:  # no rows here (a rank whose part of a small pool is empty)
+        probs, feats = torch.empty((0, 0)), torch.empty((0, 0))
     return probs, feats
-
-
-def _gather(local: torch.Tensor, total: int) -> torch.Tensor:
-    """Undo :func:`distributed.shard`: rows back in pool order, padding dropped."""
-    world = distributed.world_size()
-    if world == 1:
-        return local
-    gathered = distributed.all_gather_cat(local)
-    per_rank = local.shape[0]
-    return gathered.view(world, per_rank, -1).transpose(0, 1).reshape(world * per_rank, -1)[:total]

@@ -59,12 +59,15 @@ def open_run(config: Any, validate=None) -> Context:
     ``validate(config, data, pool, dev)`` raises :class:`UsageError` for
     inputs that only the data can show to be wrong.
     """
+    from svp.workflows.fasttext_learner import check_fasttext_data
+
     check_archs(config)
     device = pick_device(config.runtime.cuda, config.runtime.devices)
     distributed.init_from_env(device)
     seed = resolve_seed(config.runtime.seed)
     config = dataclasses.replace(config, runtime=dataclasses.replace(config.runtime, seed=seed))
     data = create_dataset(config.data)
+    check_fasttext_data(config, data)
     pool, dev = split_dev(data.size("train"), config.data.validation, config.data.shuffle, seed)
     if validate is not None:
         validate(config, data, pool, dev)
@@ -74,9 +77,14 @@ def open_run(config: Any, validate=None) -> Context:
 
 
 def _run_directory(config: Any) -> Path:
-    """A new run directory with config.json, or the one being resumed."""
+    """A new run directory with config.json, or the one being resumed (its config.json untouched)."""
     if config.runtime.resume:
-        return Path(config.runtime.resume)
+        path = Path(config.runtime.resume)
+        if distributed.is_main():
+            for stale in runs.remove_temporaries(path):
+                log.info("removed %s, left by a write the interruption cut short", stale)
+        distributed.barrier()
+        return path
     path = None
     if distributed.is_main():
         path = runs.create_run_dir(config.runtime.run_dir)
@@ -112,6 +120,7 @@ def check_method(method: str, allowed: tuple[str, ...]) -> None:
 def check_archs(config: Any) -> None:
     """Unknown architectures fail before any data is read."""
     from svp.models import MODELS
+    from svp.workflows.fasttext_learner import check_fasttext_method
     from svp.workflows.learners import FASTTEXT_ARCH
 
     for role in ("model", "target", "proxy"):
@@ -122,3 +131,4 @@ def check_archs(config: Any) -> None:
         allowed = [FASTTEXT_ARCH] if role == "proxy" else []
         if model.arch not in MODELS and model.arch not in allowed:
             raise UsageError(f"unknown {flag} {model.arch!r}; choose one of: {', '.join(sorted(MODELS) + allowed)}")
+    check_fasttext_method(config)

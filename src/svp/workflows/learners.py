@@ -18,12 +18,12 @@ from svp.engine.device import derive_seed, prepare_model, seed_everything
 from svp.engine.fit import BatchHook, TrainResult, fit
 from svp.engine.predict import Outputs, predict
 from svp.models import create_model
+from svp.models.fasttext import FASTTEXT_ARCH  # the one proxy that is not a torch model
 from svp.workflows.context import Context
 
 log = logging.getLogger(__name__)
 
 BEST_CHECKPOINT = "checkpoint_best_model.t7"
-FASTTEXT_ARCH = "fasttext"  # the one proxy that is not a torch model
 
 
 class Learner(Protocol):

@@ -15,6 +15,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from svp import runs
+from svp._faults import fault_point
 from svp.engine import distributed
 from svp.engine.fit import BatchHook
 from svp.engine.predict import Outputs
@@ -36,7 +37,13 @@ def finished_row(ctx: Context, csv_name: str, nexamples: int) -> Optional[dict]:
 
 
 def write(fn, *args) -> None:
-    """Run a file write on rank 0 only; every rank waits until it is on disk."""
+    """Run a file write on rank 0 only; every rank waits until it is on disk.
+
+    The first barrier keeps rank 0 from writing before every rank has
+    passed its own "is it written yet?" check (e.g. ``path.exists()``), so
+    no rank sees the file early, skips this call and its barriers.
+    """
+    distributed.barrier()
     if distributed.is_main():
         fn(*args)
     distributed.barrier()
@@ -63,6 +70,7 @@ def train_step(ctx: Context, learner: Learner, role: str, labeled: np.ndarray, *
             learner.load(out_dir)
         return row
     write(runs.save_index, labeled_index_path(ctx, role, n), labeled)
+    log.info("%s training on %d examples", role, n)
     result = learner.train(labeled, out_dir, training_seed(ctx, role, n), hooks)
     if finish is not None:
         write(finish, out_dir)
@@ -76,6 +84,7 @@ def train_step(ctx: Context, learner: Learner, role: str, labeled: np.ndarray, *
 def timed_select(ctx: Context, learner: Learner, method: str, candidates: np.ndarray, budget: int,
                  labeled: np.ndarray, extra: Optional[dict] = None) -> tuple[np.ndarray, dict]:
     """Score ``candidates``, pick ``budget`` of them; return the picks and the selection.csv row."""
+    log.info("selecting %d of %d examples by %s", budget, len(candidates), method)
     start = time.perf_counter()
     needs = METHODS[method].needs
     if needs & {"probs", "features"}:
@@ -85,6 +94,7 @@ def timed_select(ctx: Context, learner: Learner, method: str, candidates: np.nda
     pool_out.extra.update(extra or {})
     labeled_out = learner.score(labeled, needs) if "features" in needs and len(labeled) else None
     inference = time.perf_counter() - start
+    fault_point("select")
     total = len(labeled) + budget
     new = select(method, pool_out, budget, labeled=labeled_out, seed=training_seed(ctx, "select", total))
     ranking = time.perf_counter() - start - inference
