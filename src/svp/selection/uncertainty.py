@@ -10,7 +10,12 @@ def least_confidence(probs: np.ndarray) -> np.ndarray:
 
 
 def entropy(probs: np.ndarray) -> np.ndarray:
-    """Shannon entropy in nats (0 log 0 taken as 0)."""
+    """Shannon entropy in nats (0 log 0 taken as 0), computed in float64.
+
+    Near-uniform distributions differ in the last float32 digits; float64
+    keeps them from tying (the original computed in float64 too).
+    """
+    probs = np.asarray(probs, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(probs > 0, probs * np.log(probs), 0.0)
     return -terms.sum(axis=1)
