@@ -35,7 +35,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from svp.engine.progress import bar as progress_bar
 
 from svp.config import DataConfig
 from svp.data.base import TensorData
@@ -221,8 +221,8 @@ def read_reviews(path: str | os.PathLike, num_classes: int) -> Reviews:
     offsets = np.empty(bound + 1, dtype=np.int64)
     n = 0
     chunk: list[bytes] = []
-    with open(path, "rb") as handle, tqdm(total=path.stat().st_size, unit="B", unit_scale=True,
-                                          desc=path.name, disable=None, leave=False) as bar:
+    with open(path, "rb") as handle, progress_bar(total=path.stat().st_size, unit="B", unit_scale=True,
+                                                  desc=path.name) as bar:
         lines = _Lines(handle)
         for row in _iter_rows(path, num_classes, lines):
             labels[n], offsets[n] = row.label, row.offset

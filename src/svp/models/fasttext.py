@@ -24,7 +24,6 @@ from dataclasses import dataclass, fields
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from svp.errors import UsageError
 
@@ -246,8 +245,9 @@ class FastTextProxy:
         indices = np.asarray(indices, dtype=np.int64)
         if out is None:
             out = np.empty((len(indices), self._classes()), dtype=np.float32)
-        for start in tqdm(range(0, len(indices), CHUNK_SIZE), desc="fastText inference", disable=None,
-                          leave=False):
+        from svp.engine.progress import bar
+
+        for start in bar(range(0, len(indices), CHUNK_SIZE), desc="fastText inference"):
             chunk = indices[start:start + CHUNK_SIZE]
             self._predict_chunk(data.texts(split, chunk), out[start:start + len(chunk)])
         return out
