@@ -39,12 +39,27 @@ PARAMETER_COUNTS = {
 }
 
 
+# 1,000+ layer nets: their builders are the ones resnet20/preact164/stochastic110
+# run forward through below; a forward here costs a minute of per-layer kernel setup
+VERY_DEEP = {"resnet1202", "preact1001", "stochastic1202"}
+
+
 def _image_shape(in_channels: int) -> tuple[int, int, int, int]:
     return (2, in_channels, 28, 28) if in_channels == 1 else (2, in_channels, 32, 32)
 
 
 @pytest.mark.parametrize("in_channels", [1, 3])
-@pytest.mark.parametrize("name", IMAGE_MODELS)
+@pytest.mark.parametrize("name", sorted(VERY_DEEP))
+def test_very_deep_nets_build_with_a_linear_classifier(name: str, in_channels: int) -> None:
+    model = create_model(name, num_classes=7, in_channels=in_channels)
+    classifier = classifier_of(model)
+    assert isinstance(classifier, nn.Linear) and classifier.out_features == 7
+    first_conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+    assert first_conv.in_channels == in_channels
+
+
+@pytest.mark.parametrize("in_channels", [1, 3])
+@pytest.mark.parametrize("name", [n for n in IMAGE_MODELS if n not in VERY_DEEP])
 def test_logits_and_features(name: str, in_channels: int) -> None:
     torch.manual_seed(0)
     model = create_model(name, num_classes=7, in_channels=in_channels)
