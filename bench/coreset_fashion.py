@@ -7,11 +7,15 @@ target's full training time.
 
     python -m bench.coreset_fashion [--seeds 0 1 2] [--run-dir runs/coreset-bench]
 
+Each finished (data, seed) result is kept in ``RUN_DIR/results.json``; a
+rerun with the same ``--run-dir`` reuses them and runs only what is missing.
+
 Schedules are shortened to fit a 2-core CPU (see TARGET and PROXY below).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 from pathlib import Path
@@ -57,17 +61,29 @@ def _mean_std(values: list[float]) -> str:
 
 
 def table(results: dict[str, list[dict]]) -> str:
-    full_time = statistics.mean(r["target_time"] for r in results["all 60,000"])
-    lines = ["| training data | target test accuracy (%) | selection time (s) | selection / full training time |",
-             "|---|---:|---:|---:|"]
+    """Accuracy as mean ± std over seeds; times as medians, and the selection
+    cost as the median over seeds of (selection time / that seed's full
+    training time), so that each ratio compares runs measured side by side."""
+    full_runs = results["all 60,000"]
+    lines = ["| training data | target test accuracy (%) | selection time (s, median) "
+             "| selection / full training time (median) |", "|---|---:|---:|---:|"]
     for name, rows in results.items():
         accuracy = _mean_std([100 * r["accuracy"] for r in rows])
-        selection = statistics.mean(r["selection_time"] for r in rows)
-        ratio = f"{selection / full_time:.3f}" if selection else "-"
+        selection = statistics.median(r["selection_time"] for r in rows)
+        ratios = [r["selection_time"] / f["target_time"] for r, f in zip(rows, full_runs)]
+        ratio = f"{statistics.median(ratios):.3f}" if selection else "-"
         lines.append(f"| {name} | {accuracy} | {selection:.1f} | {ratio} |")
-    lines.append(f"\nfull training of the target ({TARGET.arch}, {sum(TARGET.epochs)} epochs): {full_time:.1f} s; "
+    full_time = statistics.median(r["target_time"] for r in full_runs)
+    lines.append(f"\nfull training of the target ({TARGET.arch}, {sum(TARGET.epochs)} epochs): median {full_time:.1f} s; "
                  f"proxy: {PROXY.arch}, {sum(PROXY.epochs)} epochs on all 60,000")
     return "\n".join(lines)
+
+
+EXPERIMENTS = {
+    "all 60,000": full,
+    "50% by forgetting events (proxy)": lambda seed, run_dir: coreset(seed, run_dir, "forgetting_events"),
+    "random 50%": lambda seed, run_dir: coreset(seed, run_dir, "random"),
+}
 
 
 def main() -> None:
@@ -76,13 +92,17 @@ def main() -> None:
     parser.add_argument("--run-dir", default=None, help="keep the run directories here (default: a temp dir)")
     args = parser.parse_args()
     set_quiet(True)
-    run_dir = args.run_dir or tempfile.mkdtemp(prefix="svp-coreset-bench-")
-    results: dict[str, list[dict]] = {"all 60,000": [], "50% by forgetting events (proxy)": [], "random 50%": []}
+    run_dir = Path(args.run_dir or tempfile.mkdtemp(prefix="svp-coreset-bench-"))
+    cache_path = run_dir / "results.json"
+    cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
     for seed in args.seeds:
-        results["all 60,000"].append(full(seed, run_dir))
-        results["50% by forgetting events (proxy)"].append(coreset(seed, run_dir, "forgetting_events"))
-        results["random 50%"].append(coreset(seed, run_dir, "random"))
-        print(f"seed {seed} done", flush=True)
+        for name, experiment in EXPERIMENTS.items():
+            key = f"{name}|{seed}"
+            if key not in cache:
+                cache[key] = experiment(seed, str(run_dir))
+                runs.save_json(cache_path, cache)
+            print(f"seed {seed}, {name}: {100 * cache[key]['accuracy']:.2f}%", flush=True)
+    results = {name: [cache[f"{name}|{seed}"] for seed in args.seeds] for name in EXPERIMENTS}
     print(table(results))
 
 
