@@ -2,7 +2,8 @@
 
 Augmentation runs on a whole gathered batch on its device: one random crop
 offset and one flip decision per image, applied with a single gather, then
-one fused multiply-add for normalisation. This replaces per-sample PIL
+one fused multiply-add for normalisation (which reads the uint8 batch
+directly; no float copy is made first). This replaces per-sample PIL
 transforms in DataLoader workers.
 """
 from __future__ import annotations
@@ -29,27 +30,47 @@ class Normalize:
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         scale, shift = self._params(batch.device)
-        return torch.addcmul(shift, batch.float(), scale)
+        if batch.dtype not in (torch.uint8, torch.float32):
+            batch = batch.float()
+        # uint8 is cast inside the kernel: one pass, no float copy of the batch
+        return torch.addcmul(shift, batch, scale)
+
+
+def crop_and_flip(batch: torch.Tensor, padding: int, flip: bool = True,
+                  generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Random crop with zero padding, then a random horizontal flip, as one gather.
+
+    Draws the crop offsets (rows, then columns) and then the flips, in that
+    order, so the result equals :func:`random_flip` of :func:`random_crop`
+    under the same random state; the flip is folded into the gather's
+    column offsets instead of being a second pass over the batch.
+    """
+    n, c, h, w = batch.shape
+    device = batch.device
+    zeros = torch.zeros(n, dtype=torch.int64, device=device)
+    dy, dx = zeros, zeros
+    if padding:
+        batch = F.pad(batch, (padding,) * 4)
+        dy = torch.randint(0, 2 * padding + 1, (n,), generator=generator).to(device)
+        dx = torch.randint(0, 2 * padding + 1, (n,), generator=generator).to(device)
+    cols = torch.arange(w, device=device).expand(n, w)
+    if flip:
+        mirror = (torch.rand(n, generator=generator) < 0.5).to(device)
+        cols = torch.where(mirror[:, None], cols.flip(1), cols)
+    rows = dy[:, None] + torch.arange(h, device=device)
+    offsets = rows[:, :, None] * (w + 2 * padding) + (dx[:, None] + cols)[:, None, :]  # (n, h, w)
+    flat = batch.reshape(n, c, -1)
+    return flat.gather(2, offsets.view(n, 1, h * w).expand(n, c, h * w)).view(n, c, h, w)
 
 
 def random_crop(batch: torch.Tensor, padding: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """Zero-pad each image by ``padding`` and crop it back at a random offset."""
-    n, c, h, w = batch.shape
-    padded = F.pad(batch, (padding,) * 4)
-    dy = torch.randint(0, 2 * padding + 1, (n,), generator=generator).to(batch.device)
-    dx = torch.randint(0, 2 * padding + 1, (n,), generator=generator).to(batch.device)
-    rows = (dy[:, None] + torch.arange(h, device=batch.device))[:, None, :, None]
-    cols = (dx[:, None] + torch.arange(w, device=batch.device))[:, None, None, :]
-    images = torch.arange(n, device=batch.device)[:, None, None, None]
-    channels = torch.arange(c, device=batch.device)[None, :, None, None]
-    return padded[images, channels, rows, cols]
+    return crop_and_flip(batch, padding, flip=False, generator=generator)
 
 
 def random_flip(batch: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """Mirror each image horizontally with probability 1/2."""
-    flip = torch.rand(batch.shape[0], generator=generator) < 0.5
-    flip = flip.to(batch.device)[:, None, None, None]
-    return torch.where(flip, batch.flip(3), batch)
+    return crop_and_flip(batch, 0, flip=True, generator=generator)
 
 
 class Augment:
@@ -61,8 +82,6 @@ class Augment:
         self.flip = flip
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
-        if self.padding:
-            batch = random_crop(batch, self.padding)
-        if self.flip:
-            batch = random_flip(batch)
+        if self.padding or self.flip:
+            batch = crop_and_flip(batch, self.padding, self.flip)
         return self.normalize(batch)

@@ -63,8 +63,8 @@ def predict(model: nn.Module, data: Data, indices: np.ndarray, *, batch_size: in
     capture = _FeatureCapture()
     handle = classifier_of(model).register_forward_pre_hook(capture) if features else None
     try:
-        probs, feats = _run(model, data, distributed.part(indices, batch_size), batch_size, device, amp,
-                            capture, features)
+        probs, feats = _run(model, data, split, distributed.part(indices, batch_size), batch_size, device,
+                            amp, capture, features)
     finally:
         if handle is not None:
             handle.remove()
@@ -74,10 +74,10 @@ def predict(model: nn.Module, data: Data, indices: np.ndarray, *, batch_size: in
                    seconds=time.perf_counter() - start)
 
 
-def _run(model, data, indices, batch_size, device, amp, capture, features):
+def _run(model, data, split, indices, batch_size, device, amp, capture, features):
     probs = feats = None
     offset = 0
-    batches = data.batches(split="train", indices=indices, batch_size=batch_size, device=device)
+    batches = data.batches(split=split, indices=indices, batch_size=batch_size, device=device)
     for x, _, _ in bar(batches, total=-(-len(indices) // batch_size), desc="scoring pool", unit="batch"):
         with autocast(device, amp):
             logits = model(_to_model_layout(x))
