@@ -15,7 +15,7 @@ setup:
 demo: setup
 	$(PYTHON) -m svp active --dataset fashion-mnist --no-augmentation --eval-batch-size 1024 \
 		--arch preact20 --epochs 1 --learning-rate 0.01 --epochs 7 --learning-rate 0.1 --epochs 2 --learning-rate 0.01 \
-		--proxy-arch small-cnn-16 --proxy-epochs 8 --proxy-learning-rate 0.05 \
+		--proxy-arch small-cnn-16 --proxy-epochs 6 --proxy-learning-rate 0.05 --proxy-epochs 2 --proxy-learning-rate 0.005 \
 		--initial-subset 1000 --round 1000 --round 1000 --round 1000 --round 1000 --eval-target-at 5000 \
 		--selection-method least_confidence --seed 0 --run-dir $(DEMO_RUN_DIR)
 	$(PYTHON) -m svp report $$(ls -d $(DEMO_RUN_DIR)/*/ | tail -n 1)

@@ -423,10 +423,8 @@ def main(argv: Optional[Sequence[str]] = None, domain: Domain = GENERIC) -> int:
 def _report(args: argparse.Namespace, domain: Domain) -> int:
     from svp.report import report
 
-    text, paths = report(args.runs, args.out, args.baseline)
-    print(text)
-    for name, path in paths.items():
-        print(f"{name}: {path}")
+    text, _ = report(args.runs, args.out, args.baseline)
+    print(text)  # ends with the paths written
     return 0
 
 
