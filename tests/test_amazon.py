@@ -1,7 +1,6 @@
 """The Amazon domain: VDCNN and fastText proxies, the `fasttext` command, replay into VDCNN."""
 from __future__ import annotations
 
-import csv
 import importlib.util
 import json
 import subprocess
@@ -17,6 +16,7 @@ from svp.config import ActiveConfig, CoresetConfig, DataConfig
 from svp.data import DATASETS
 from svp.errors import UsageError
 from svp.models.fasttext import FastTextProxy
+from run_helpers import only_run, rows
 from svp.runs import load_index
 
 needs_fasttext = pytest.mark.skipif(importlib.util.find_spec("fasttext") is None,
@@ -59,14 +59,6 @@ def reviews_dir(tmp_path_factory) -> Path:
     return write_reviews(tmp_path_factory.mktemp("reviews"))
 
 
-def only_run(run_root: Path) -> Path:
-    (run,) = [p for p in run_root.iterdir() if p.is_dir()]
-    return run
-
-
-def rows(path: Path) -> list[dict]:
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def sizes(path: Path) -> list[int]:

@@ -1,7 +1,6 @@
 """Active learning end to end on tiny datasets written by the tests."""
 from __future__ import annotations
 
-import csv
 import json
 import subprocess
 import sys
@@ -12,19 +11,12 @@ import pytest
 
 import svp.cifar
 from svp.cli import main
+from run_helpers import only_run, rows
 from svp.runs import load_index
 
 SCHEDULE = ["--epochs", "1", "--learning-rate", "0.01"]
 
 
-def only_run(run_root: Path) -> Path:
-    (run,) = [p for p in run_root.iterdir() if p.is_dir()]
-    return run
-
-
-def rows(path: Path) -> list[dict]:
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def test_seed_command_scaled_down_runs(cifar_dir, tmp_path, capsys):

@@ -1,7 +1,6 @@
 """Core-set selection, plain training and replaying selections."""
 from __future__ import annotations
 
-import csv
 import subprocess
 import sys
 from pathlib import Path
@@ -11,19 +10,12 @@ import pytest
 
 import svp.cifar
 from svp.cli import main
+from run_helpers import only_run, rows
 from svp.runs import load_index, save_index
 
 FAST = ["--epochs", "1", "--learning-rate", "0.01", "--no-cuda", "--quiet", "--batch-size", "32"]
 
 
-def only_run(root: Path) -> Path:
-    (run,) = [p for p in root.iterdir() if p.is_dir()]
-    return run
-
-
-def rows(path: Path) -> list[dict]:
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def cifar(argv: list[str]) -> int:
