@@ -9,7 +9,6 @@ pool order, so the scores are bit for bit those of one process.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -32,14 +31,7 @@ class Outputs:
     indices: np.ndarray
     probs: Optional[np.ndarray] = None
     features: Optional[np.ndarray] = None
-    seconds: float = 0.0
     extra: dict = field(default_factory=dict)
-
-    def subset(self, mask: np.ndarray) -> "Outputs":
-        """The rows where ``mask`` is true."""
-        pick = lambda a: None if a is None else a[mask]  # noqa: E731
-        return Outputs(self.indices[mask], pick(self.probs), pick(self.features), self.seconds,
-                       {k: pick(v) for k, v in self.extra.items()})
 
 
 class _FeatureCapture:
@@ -57,7 +49,6 @@ def predict(model: nn.Module, data: Data, indices: np.ndarray, *, batch_size: in
             device: torch.device, features: bool = False, amp: bool = False,
             split: str = "train") -> Outputs:
     """Class probabilities (and penultimate features) for ``indices`` of ``split``."""
-    start = time.perf_counter()
     indices = np.asarray(indices, dtype=np.int64)
     model.eval()
     capture = _FeatureCapture()
@@ -70,8 +61,7 @@ def predict(model: nn.Module, data: Data, indices: np.ndarray, *, batch_size: in
             handle.remove()
     probs = distributed.all_gather_cat(probs)
     feats = distributed.all_gather_cat(feats) if features else None
-    return Outputs(indices, probs.numpy(), None if feats is None else feats.numpy(),
-                   seconds=time.perf_counter() - start)
+    return Outputs(indices, probs.numpy(), None if feats is None else feats.numpy())
 
 
 def _run(model, data, split, indices, batch_size, device, amp, capture, features):
