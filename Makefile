@@ -24,4 +24,5 @@ test: setup
 	$(PYTHON) -m pytest -q
 
 bench: setup
+	$(PYTHON) -m pip install -q -e ".[bench]"
 	$(PYTHON) -m bench

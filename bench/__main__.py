@@ -51,7 +51,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     import torch
 
-    from svp.engine.progress import set_quiet
+    from svp.progress import set_quiet
 
     if args.threads:
         torch.set_num_threads(args.threads)

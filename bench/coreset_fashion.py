@@ -20,9 +20,9 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from svp import runs
+from svp import rundir
 from svp.config import CoresetConfig, DataConfig, ModelConfig, RuntimeConfig, TrainConfig
-from svp.engine.progress import set_quiet
+from svp.progress import set_quiet
 from svp.workflows.coreset import run_coreset
 from svp.workflows.train import run_train
 
@@ -34,12 +34,12 @@ SUBSET = 30_000
 
 
 def _first_row(path: Path) -> dict:
-    return runs.read_rows(path)[0]
+    return rundir.read_rows(path)[0]
 
 
 def full(seed: int, run_dir: str) -> dict:
     run = run_train(TrainConfig(data=DATA, model=TARGET, runtime=RuntimeConfig(run_dir=run_dir, seed=seed)))
-    row = _first_row(run / "results.csv")
+    row = _first_row(run / rundir.RESULTS_CSV)
     return {"accuracy": float(row["test_accuracy"]), "target_time": float(row["train_time"]), "selection_time": 0.0}
 
 
@@ -47,9 +47,9 @@ def coreset(seed: int, run_dir: str, method: str) -> dict:
     config = CoresetConfig(data=DATA, target=TARGET, proxy=PROXY, subset=SUBSET, selection_method=method,
                            runtime=RuntimeConfig(run_dir=run_dir, seed=seed))
     run = run_coreset(config)
-    target = _first_row(run / "target.csv")
-    selection = float(_first_row(run / "selection.csv")["total_time"])
-    proxy_csv = run / "proxy.csv"
+    target = _first_row(run / rundir.TARGET_CSV)
+    selection = float(_first_row(run / rundir.SELECTION_CSV)["total_time"])
+    proxy_csv = run / rundir.PROXY_CSV
     proxy_time = float(_first_row(proxy_csv)["train_time"]) if proxy_csv.exists() else 0.0
     return {"accuracy": float(target["test_accuracy"]), "target_time": float(target["train_time"]),
             "selection_time": proxy_time + selection}
@@ -100,7 +100,7 @@ def main() -> None:
             key = f"{name}|{seed}"
             if key not in cache:
                 cache[key] = experiment(seed, str(run_dir))
-                runs.save_json(cache_path, cache)
+                rundir.save_json(cache_path, cache)
             print(f"seed {seed}, {name}: {100 * cache[key]['accuracy']:.2f}%", flush=True)
     results = {name: [cache[f"{name}|{seed}"] for seed in args.seeds] for name in EXPERIMENTS}
     print(table(results))

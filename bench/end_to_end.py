@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 from bench.common import row, seconds
-from svp import runs
+from svp import rundir
 from svp.config import ActiveConfig, DataConfig, ModelConfig, RuntimeConfig
 from svp.data import DATASETS
 from svp.data.vision import fashion_mnist
@@ -84,7 +84,7 @@ def _config(cfg: dict, dataset: str, proxy: ModelConfig, seed: int, run_dir: str
 def measure(run_dir: Path, final: int) -> dict:
     """Selection and total seconds and the target's final test accuracy, from a run directory."""
     summary = load_run(str(run_dir))
-    before_last = sum(float(r["train_time"]) for r in runs.read_rows(run_dir / "proxy.csv")
+    before_last = sum(float(r["train_time"]) for r in rundir.read_rows(run_dir / rundir.PROXY_CSV)
                       if int(r["nexamples"]) < final)
     return {"selection": before_last + summary.selection_time, "total": summary.total_time,
             "accuracy": summary.target_accuracy[final]}

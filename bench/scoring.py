@@ -26,7 +26,7 @@ from torchvision import transforms
 
 from bench.common import median_ratio, row, seconds, timed
 from svp.config import DataConfig
-from svp.data import create_dataset
+from svp.data import open_dataset
 from svp.data.vision import STATS
 from svp.engine.predict import predict
 from svp.models import create_model
@@ -88,7 +88,7 @@ def fastest_batch(model: torch.nn.Module, images: torch.Tensor) -> int:
 
 def run(quick: bool) -> list[dict]:
     cfg = QUICK if quick else FULL
-    data = create_dataset(DataConfig())
+    data = open_dataset(DataConfig())
     torch.manual_seed(0)
     model = create_model(ARCH, data.num_classes, data.in_channels).eval()
     indices = np.arange(cfg["images"])

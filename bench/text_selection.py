@@ -23,11 +23,12 @@ import numpy as np
 import torch
 
 from bench.common import alternate, median_ratio, row, seconds
-from svp.cli import fasttext_model
 from svp.config import ActiveConfig, DataConfig, ModelConfig, RuntimeConfig
 from svp.data import DATASETS
+from svp.learners import Environment, make_learner
+from svp.learners.fasttext import fasttext_config
+from svp.rundir import PROXY
 from svp.workflows.context import Context
-from svp.workflows.learners import make_learner
 from svp.workflows.steps import timed_select
 
 FULL = dict(train=2_000, pool=8_000, rounds=3)
@@ -65,12 +66,13 @@ def write_reviews(root: Path, n_train: int, n_test: int, seed: int = 0) -> Path:
 def _context(root: Path, config: ActiveConfig) -> Context:
     data = DATASETS["amazon_review_polarity"](config.data)
     pool = np.arange(data.size("train"))
-    return Context(config, data, torch.device("cpu"), pool, np.empty(0, dtype=np.int64), root / "run", 0)
+    env = Environment(data, torch.device("cpu"), np.empty(0, dtype=np.int64), track_test=False)
+    return Context(config, env, pool, root / "run", 0)
 
 
 def _round(ctx: Context, model: ModelConfig, labeled: np.ndarray, unlabeled: np.ndarray, tag: str) -> float:
     """Seconds of one selection round with ``model`` as the proxy."""
-    learner = make_learner(ctx, model, "proxy")
+    learner = make_learner(model, PROXY, ctx.env)
     out_dir = ctx.path(tag)
     out_dir.mkdir(parents=True, exist_ok=True)
     start = perf_counter()
@@ -90,7 +92,7 @@ def run(quick: bool) -> list[dict]:
                               runtime=RuntimeConfig(cuda=False, track_test_acc=False, quiet=True))
         ctx = _context(root, config)
         labeled, unlabeled = np.arange(sizes["train"]), np.arange(sizes["train"], ctx.data.size("train"))
-        fasttext = fasttext_model({"threads": torch.get_num_threads()})
+        fasttext = fasttext_config({"threads": torch.get_num_threads()})
         counter = iter(range(10**6))
         base, ours = alternate(lambda: _round(ctx, VDCNN9, labeled, unlabeled, f"vdcnn{next(counter)}"),
                                lambda: _round(ctx, fasttext, labeled, unlabeled, f"fasttext{next(counter)}"),

@@ -6,7 +6,7 @@ only the data path differs:
 
 * **ours**: ``svp.engine.fit.train_epoch`` over the ``TensorData`` of
   ``svp.data`` -- the uint8 images stay in one tensor; each batch is
-  gathered by index and augmented at once (``svp.data.loader.Augment``:
+  gathered by index and augmented at once (``svp.data.transforms.Augment``:
   random crop with padding 2 and horizontal flip as one gather, fused
   normalisation).
 * **original**: a torchvision-style dataset producing one PIL image per
@@ -33,7 +33,7 @@ from torch.utils.data import DataLoader, Subset
 from bench.common import median_ratio, row, timed
 from bench.scoring import per_sample_dataset
 from svp.config import DataConfig
-from svp.data import create_dataset
+from svp.data import open_dataset
 from svp.engine.device import grad_scaler
 from svp.engine.fit import _Step, train_epoch
 
@@ -76,7 +76,7 @@ def _compare(arch: str, data, per_sample, indices: np.ndarray, rounds: int) -> d
 
 def run(quick: bool) -> list[dict]:
     cfg = QUICK if quick else FULL
-    data = create_dataset(DataConfig())  # augmentation on: Augment(crop padding 2, flip)
+    data = open_dataset(DataConfig())  # augmentation on: Augment(crop padding 2, flip)
     per_sample = per_sample_dataset(data, augment=True)
     rows = []
     for arch, share in cfg["archs"]:

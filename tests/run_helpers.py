@@ -1,12 +1,28 @@
-"""Helpers for tests that inspect run directories."""
+"""Helpers for tests that inspect run directories or run svp in subprocesses."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from svp.runs import read_rows as rows  # noqa: F401  (re-exported for the tests)
+import svp
+from svp.rundir import read_rows as rows  # noqa: F401  (re-exported for the tests)
+
+SRC = Path(svp.__file__).resolve().parents[1]
 
 
 def only_run(run_root: Path) -> Path:
     """The one run directory a test's --run-dir holds."""
     (run,) = [p for p in run_root.iterdir() if p.is_dir()]
     return run
+
+
+def column(run: Path, name: str, key: str = "nexamples") -> list[int]:
+    """One integer column of a run's results CSV."""
+    return [int(row[key]) for row in rows(run / name)]
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """This environment with svp's source importable (and ``extra`` set), for child processes."""
+    env = {**os.environ, **extra}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")]))
+    return env

@@ -3,6 +3,8 @@
 Active learning and core-set selection where a cheap proxy model chooses
 the data a large target model is trained on.
 """
+__version__ = "0.1.0"  # the one place it is written: pyproject.toml reads it
+
 from svp.config import ActiveConfig, CoresetConfig, DataConfig, ModelConfig, RuntimeConfig, TrainConfig
 from svp.selection import METHODS, select
 from svp.workflows.active import run_active
@@ -11,4 +13,3 @@ from svp.workflows.train import run_train
 
 __all__ = ["ActiveConfig", "CoresetConfig", "DataConfig", "ModelConfig", "RuntimeConfig", "TrainConfig",
            "METHODS", "select", "run_active", "run_coreset", "run_train"]
-__version__ = "0.1.0"

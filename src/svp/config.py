@@ -1,7 +1,9 @@
-"""Frozen configuration: the one form every workflow takes.
+"""Frozen configuration: the one form every workflow takes, and the one home of defaults.
 
-The CLI (:mod:`svp.cli`) builds these from options; the Python API builds
-them directly. ``to_dict`` gives the JSON saved as ``config.json``.
+The CLI (:mod:`svp.cli`) builds these from options, taking its defaults and
+their help text from the fields here (a domain such as ``svp.cifar`` may
+override some, as data); the Python API builds them directly. ``to_dict``
+gives the JSON saved as ``config.json``.
 """
 from __future__ import annotations
 
@@ -18,7 +20,11 @@ class DataConfig:
     validation: int = 0
     shuffle: bool = True
     num_workers: int = 0
-    eval_num_workers: int = 0
+    eval_num_workers: Optional[int] = None  # None: as num_workers
+
+    def __post_init__(self) -> None:
+        if self.eval_num_workers is None:
+            object.__setattr__(self, "eval_num_workers", self.num_workers)
 
 
 @dataclass(frozen=True)
@@ -36,13 +42,17 @@ class ModelConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     batch_size: int = 128
-    eval_batch_size: int = 128
+    eval_batch_size: Optional[int] = None  # None: as batch_size
     label_smoothing: float = 0.0
     fp16: bool = False
     loss_scale: Optional[float] = None
     scale_learning_rates: bool = False
-    # fastText proxy options (ignored by torch models)
-    fasttext: dict = field(default_factory=dict)
+    # options of a learner that is not a torch model (see svp.learners), by name
+    options: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.eval_batch_size is None:
+            object.__setattr__(self, "eval_batch_size", self.batch_size)
 
     def trains_like(self, other: "ModelConfig") -> bool:
         """True when training this and ``other`` gives the same model.
@@ -114,15 +124,22 @@ def to_dict(config: Any) -> dict:
     return dataclasses.asdict(config)
 
 
+#: The sections of a workflow config, by field name.
+SECTIONS = {"data": DataConfig, "target": ModelConfig, "proxy": ModelConfig, "model": ModelConfig,
+            "runtime": RuntimeConfig}
+# config.json keys written by svp 0.1.0 under another name: old -> new
+_RENAMED_KEYS = {ModelConfig: {"fasttext": "options"}}
+
+
 def from_dict(cls: type, values: dict) -> Any:
     """Rebuild a config saved by :func:`to_dict` (tuples restored)."""
+    values = {_RENAMED_KEYS.get(cls, {}).get(key, key): value for key, value in values.items()}
     kwargs = {}
     for f in dataclasses.fields(cls):
         if f.name not in values:
             continue
         value = values[f.name]
-        sub = {"data": DataConfig, "target": ModelConfig, "proxy": ModelConfig,
-               "model": ModelConfig, "runtime": RuntimeConfig}.get(f.name)
+        sub = SECTIONS.get(f.name)
         if sub is not None and isinstance(value, dict):
             value = from_dict(sub, value)
         elif isinstance(value, list):

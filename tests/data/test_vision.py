@@ -9,14 +9,14 @@ import torch
 import torch.nn.functional as F
 
 from svp.config import DataConfig
-from svp.data import create_dataset, split_dev
-from svp.data.loader import Normalize, random_crop, random_flip
+from svp.data import open_dataset, split_dev
+from svp.data.transforms import Normalize, random_crop, random_flip
 from svp.data.vision import read_idx
 from svp.errors import UsageError
 
 
 def test_fashion_mnist_reads_idx_files(fashion_env):
-    data = create_dataset(DataConfig(datasets_dir=str(fashion_env)))
+    data = open_dataset(DataConfig(datasets_dir=str(fashion_env)))
     assert data.inputs["train"].shape == (300, 1, 28, 28) and data.inputs["train"].dtype == torch.uint8
     assert data.size("test") == 100 and data.num_classes == 10 and data.in_channels == 1
     np.testing.assert_array_equal(data.targets("train")[:12], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1])
@@ -36,11 +36,11 @@ def test_missing_fashion_mnist_says_how_to_get_it(tmp_path, monkeypatch):
     monkeypatch.setattr("svp.data.vision.DEBIAN_FASHION_MNIST", str(tmp_path / "absent"))
     monkeypatch.setattr("svp.data.vision._try_download", lambda download, what: None)  # offline
     with pytest.raises(UsageError, match="apt-get install dataset-fashion-mnist"):
-        create_dataset(DataConfig(datasets_dir=str(tmp_path)))
+        open_dataset(DataConfig(datasets_dir=str(tmp_path)))
 
 
 def test_cifar10_reads_pickle_batches(cifar_dir):
-    data = create_dataset(DataConfig(dataset="cifar10", datasets_dir=str(cifar_dir)))
+    data = open_dataset(DataConfig(dataset="cifar10", datasets_dir=str(cifar_dir)))
     assert data.inputs["train"].shape == (400, 3, 32, 32) and data.size("test") == 100
     with open(cifar_dir / "cifar-10-batches-py" / "data_batch_2", "rb") as handle:
         batch = pickle.load(handle)
@@ -53,7 +53,7 @@ def test_missing_cifar_batches_are_named(tmp_path, monkeypatch):
     monkeypatch.setattr("svp.data.vision._try_download", lambda download, what: None)
     (tmp_path / "cifar-10-batches-py").mkdir()
     with pytest.raises(UsageError, match="data_batch_1.*cifar.html"):
-        create_dataset(DataConfig(dataset="cifar10", datasets_dir=str(tmp_path)))
+        open_dataset(DataConfig(dataset="cifar10", datasets_dir=str(tmp_path)))
 
 
 def test_normalize_is_exact():
@@ -83,7 +83,7 @@ def test_random_flip_mirrors_about_half():
 
 
 def test_batches_follow_the_indices_and_return_them(fashion_env):
-    data = create_dataset(DataConfig(datasets_dir=str(fashion_env), augmentation=False))
+    data = open_dataset(DataConfig(datasets_dir=str(fashion_env), augmentation=False))
     indices = np.array([5, 3, 200, 17, 9])
     got = list(data.batches("train", indices, 2))
     assert [len(b[2]) for b in got] == [2, 2, 1]

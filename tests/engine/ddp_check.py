@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from svp.config import DataConfig, ModelConfig
-from svp.data import create_dataset
+from svp.data import open_dataset
 from svp.engine import distributed
 from svp.engine.fit import evaluate, fit
 from svp.engine.forgetting import ForgettingTracker
@@ -38,7 +38,7 @@ def saved_model(path: str) -> torch.nn.Module:
 def main(datasets_dir: str, state: str, out: str) -> None:
     cpu = torch.device("cpu")
     distributed.init_from_env(cpu)
-    data = create_dataset(DataConfig(dataset="cifar10", datasets_dir=datasets_dir, augmentation=False))
+    data = open_dataset(DataConfig(dataset="cifar10", datasets_dir=datasets_dir, augmentation=False))
     model = saved_model(state)
     results = {}
     for name, pool in (("pool", POOL), ("small", SMALL_POOL)):

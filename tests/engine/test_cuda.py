@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from svp.config import DataConfig, ModelConfig
-from svp.data import create_dataset
+from svp.data import open_dataset
 from svp.engine import device as device_module
-from svp.engine.device import autocast, grad_scaler, prepare_model
-from svp.engine.fit import _Step, _to_model_layout, fit, make_optimizer
+from svp.engine.device import autocast, grad_scaler, prepare_model, to_model_layout
+from svp.engine.fit import _Step, fit, make_optimizer
 from svp.engine.predict import predict
 from svp.models import create_model
 
@@ -24,7 +24,7 @@ CUDA = torch.device("cuda") if torch.cuda.is_available() else None
 
 @pytest.fixture(scope="module")
 def data(cifar_dir):
-    return create_dataset(DataConfig(dataset="cifar10", datasets_dir=str(cifar_dir)))
+    return open_dataset(DataConfig(dataset="cifar10", datasets_dir=str(cifar_dir)))
 
 
 def small_cnn(device: torch.device) -> torch.nn.Module:
@@ -43,7 +43,7 @@ def test_mixed_precision_step_gives_finite_loss(data, monkeypatch, dtype):
     assert scaler.is_enabled() == (dtype == torch.float16)  # loss scaling for fp16 only
     step = _Step(model, make_optimizer(model, config), torch.nn.CrossEntropyLoss(), scaler, CUDA, True)
     with autocast(CUDA, True):
-        assert model(_to_model_layout(torch.zeros(2, 3, 32, 32, device=CUDA))).dtype == dtype
+        assert model(to_model_layout(torch.zeros(2, 3, 32, 32, device=CUDA))).dtype == dtype
     for x, y, _ in data.batches("train", np.arange(128), 32, train=True, device=CUDA):
         loss, correct = step(x, y)
         assert torch.isfinite(loss).item() and correct.shape == (32,)
@@ -63,7 +63,7 @@ def test_conv_models_use_channels_last_on_gpu():
     assert first.weight.is_contiguous(memory_format=torch.channels_last)
     mlp = prepare_model(create_model("mlp", 10, 3), CUDA)
     assert all(p.is_contiguous() for p in mlp.parameters())
-    x = _to_model_layout(torch.zeros(4, 3, 32, 32, device=CUDA))
+    x = to_model_layout(torch.zeros(4, 3, 32, 32, device=CUDA))
     assert x.is_contiguous(memory_format=torch.channels_last)
 
 

@@ -1,9 +1,7 @@
 """Two processes under torchrun (gloo, CPU) give what one process gives, and write files once."""
 from __future__ import annotations
 
-import csv
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,26 +11,23 @@ import pytest
 import torch
 
 from svp.config import DataConfig
-from svp.data import create_dataset, split_dev
+from svp.data import open_dataset, split_dev
 from svp.engine.device import derive_seed
 from svp.engine.predict import predict
 from svp.models import create_model
-from svp.runs import load_index
-from svp.selection import select
+from svp.rundir import load_index
+from svp.selection import Outputs, select
+from run_helpers import only_run, rows, subprocess_env
 
 REPO = Path(__file__).resolve().parents[2]
 CHECK = Path(__file__).with_name("ddp_check.py")
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
 
 
-def worker_env() -> dict:
-    """One thread per worker (2 cores), the source tree importable."""
-    paths = [str(REPO / "src"), os.environ.get("PYTHONPATH", "")]
-    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
-
-
 def run(command: list[str]) -> subprocess.CompletedProcess:
-    result = subprocess.run(command, capture_output=True, text=True, timeout=180, env=worker_env(), cwd=REPO)
+    """Run ``command`` with one thread per worker (2 cores)."""
+    result = subprocess.run(command, capture_output=True, text=True, timeout=180,
+                            env=subprocess_env(OMP_NUM_THREADS="1"), cwd=REPO)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
@@ -68,11 +63,6 @@ def test_two_ranks_score_evaluate_and_train_like_one(cifar_dir, saved_state, tmp
     assert correct == pytest.approx(round(correct)) and round(correct) > 0
 
 
-def rows(path: Path) -> list[dict]:
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
 @pytest.fixture(scope="module")
 def ddp_run(cifar_dir, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     """`svp active` (DDP training included) by two processes on the tiny CIFAR10."""
@@ -81,7 +71,7 @@ def ddp_run(cifar_dir, tmp_path_factory) -> tuple[Path, subprocess.CompletedProc
                   "--arch", "mlp", "--proxy-arch", "small-cnn-16", "--selection-method", "least_confidence",
                   "--initial-subset", "50", "--round", "30", "--round", "20", "--validation", "40",
                   "--no-cuda", "--seed", "3", "--batch-size", "32", "--epochs", "1", "--learning-rate", "0.01"])
-    (run_dir,) = root.iterdir()  # one run directory, not one per rank
+    run_dir = only_run(root)  # one run directory, not one per rank
     return run_dir, result
 
 
@@ -106,7 +96,7 @@ def test_ddp_run_writes_every_file_once(ddp_run):
 def test_ddp_run_selects_what_its_saved_proxies_choose(ddp_run, cifar_dir):
     """Each labeled set is the last one plus the picks of the proxy checkpoint trained on it."""
     run_dir, _ = ddp_run
-    data = create_dataset(DataConfig(dataset="cifar10", datasets_dir=str(cifar_dir)))
+    data = open_dataset(DataConfig(dataset="cifar10", datasets_dir=str(cifar_dir)))
     pool, _ = split_dev(data.size("train"), 40, True, 3)
     labeled = load_index(run_dir / "initial_subset_50.index")
     np.testing.assert_array_equal(labeled, np.random.default_rng(3).permutation(pool)[:50])
@@ -120,8 +110,9 @@ def test_ddp_run_selects_what_its_saved_proxies_choose(ddp_run, cifar_dir):
             model.load_state_dict(torch.load(run_dir / f"proxy/{n}/checkpoint_best_model.t7",
                                              weights_only=True)["model"])
             unlabeled = np.setdiff1d(pool, labeled, assume_unique=True)
-            scores = predict(model, data, unlabeled, batch_size=32, device=torch.device("cpu"))
-            picks = select("least_confidence", scores, budget, seed=derive_seed(3, "select", n + budget))
+            probs, _ = predict(model, data, unlabeled, batch_size=32, device=torch.device("cpu"))
+            picks = select("least_confidence", Outputs(unlabeled, probs), budget,
+                           seed=derive_seed(3, "select", n + budget))
             labeled = np.concatenate([labeled, picks])
     finally:
         torch.set_num_threads(threads)

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from svp.config import DataConfig, ModelConfig
-from svp.data import create_dataset
+from svp.data import open_dataset
 from svp.engine.fit import fit
 from svp.engine.forgetting import ForgettingTracker
 from svp.models import create_model
@@ -39,7 +39,7 @@ def test_batches_split_across_an_epoch_count_the_same():
 
 
 def test_fit_calls_the_hook_once_per_example_per_epoch(fashion_env):
-    data = create_dataset(DataConfig(datasets_dir=str(fashion_env)))
+    data = open_dataset(DataConfig(datasets_dir=str(fashion_env)))
     seen = []
     indices = np.arange(0, 300, 3)
     config = ModelConfig(arch="logistic", epochs=(2,), learning_rates=(0.1,), batch_size=16)

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from svp.data.text import MAX_LENGTH, NUM_CODES
+from svp.data.amazon import MAX_LENGTH, NUM_CODES
 from svp.models import MODELS, classifier_of, create_model
 from svp.models.vdcnn import DEPTHS, DOWNSAMPLING, kmax_pooling
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from svp.engine.predict import Outputs
-from svp.selection import FORGETTING_KEY, METHODS, select, top_k
+from svp.selection import FORGETTING_KEY, METHODS, Outputs, select, top_k
 from svp.selection.kcenters import greedy_k_centers
 from svp.selection.uncertainty import entropy, least_confidence, margin
 

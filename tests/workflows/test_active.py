@@ -12,7 +12,7 @@ import pytest
 import svp.cifar
 from svp.cli import main
 from run_helpers import only_run, rows
-from svp.runs import load_index
+from svp.rundir import load_index
 
 SCHEDULE = ["--epochs", "1", "--learning-rate", "0.01"]
 

@@ -11,7 +11,7 @@ import pytest
 import svp.cifar
 from svp.cli import main
 from run_helpers import only_run, rows
-from svp.runs import load_index, save_index
+from svp.rundir import load_index, save_index
 
 FAST = ["--epochs", "1", "--learning-rate", "0.01", "--no-cuda", "--quiet", "--batch-size", "32"]
 

@@ -5,9 +5,7 @@ The kills are real SIGKILLs at points named by ``SVP_TEST_KILL_AT``
 """
 from __future__ import annotations
 
-import csv
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -16,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
-import svp
 import svp.cifar
 from svp import config as cfg
 from svp._faults import ENV
-from svp.cli import main, typed_options
+from svp.cli import build_parser, main
+from svp.cli.parse import typed_fields
+from run_helpers import column, only_run, rows, subprocess_env
 
 SIZES = [50, 80, 100, 120]
 KILLED = -signal.SIGKILL
@@ -36,29 +35,12 @@ def argv(cifar_dir: Path, run_root: Path) -> list[str]:
 
 
 def svp_cifar(args: list[str], kill_at: str | None = None) -> subprocess.CompletedProcess:
-    env = {key: value for key, value in os.environ.items() if key != ENV}
-    src = str(Path(svp.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
+    env = subprocess_env()
+    env.pop(ENV, None)
     if kill_at:
         env[ENV] = kill_at
     return subprocess.run([sys.executable, "-m", "svp.cifar", *args], env=env, capture_output=True, text=True,
                           timeout=300)
-
-
-def only_run(run_root: Path) -> Path:
-    (run,) = [p for p in run_root.iterdir() if p.is_dir()]
-    return run
-
-
-def column(run: Path, name: str, key: str = "nexamples") -> list[int]:
-    return [int(row[key]) for row in rows(run / name)]
-
-
-def rows(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def temporaries(run: Path) -> list[str]:
@@ -131,7 +113,7 @@ def test_resuming_a_finished_run_changes_nothing(reference, tmp_path, monkeypatc
     def refuse(*args, **kwargs):
         raise AssertionError("a finished run trained again")
 
-    monkeypatch.setattr("svp.workflows.learners.fit", refuse)
+    monkeypatch.setattr("svp.learners.torch.fit", refuse)
     assert main(["active", "--resume", str(run), "--quiet"], domain=svp.cifar.DOMAIN) == 0
     assert snapshot(run) == before
     assert f"results: {run}" in capsys.readouterr().out
@@ -175,7 +157,9 @@ def test_train_resume_compares_the_model_options(tmp_path, capsys):
 
 
 def test_typed_options_include_defaults_typed_out_loud():
-    typed = typed_options(svp.cifar.DOMAIN, ["active", "--checkpoint", "best", "--no-cuda", "-a", "mlp", "--wd",
-                                             "0.1", "--resume", "x"])
-    assert typed == {"checkpoint": "--checkpoint", "cuda": "--cuda", "arch": "--arch",
-                     "weight_decay": "--weight-decay", "resume": "--resume"}
+    argv = ["active", "--checkpoint", "best", "--no-cuda", "-a", "mlp", "--wd", "0.1", "--proxy-epochs", "3",
+            "--resume", "x"]
+    typed = typed_fields(build_parser(svp.cifar.DOMAIN), svp.cifar.DOMAIN, argv, "active")
+    assert typed == {("runtime", "checkpoint"): "--checkpoint", ("runtime", "cuda"): "--cuda",
+                     ("target", "arch"): "--arch", ("target", "weight_decay"): "--weight-decay",
+                     ("proxy", "epochs"): "--proxy-epochs", ("runtime", "resume"): "--resume"}

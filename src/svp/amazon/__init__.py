@@ -11,26 +11,27 @@ reviews in rounds of 288,000 then 360,000; core-sets of 1,800,000.
 command is the original's stand-alone fastText selection (see
 :mod:`svp.amazon.fasttext_cli`).
 """
-from svp import cli
 from svp.amazon import fasttext_cli
+from svp.cli import Command, Domain, OptionGroup
+from svp.learners.fasttext import FASTTEXT_ARCH, FastTextOptions
 
 AMAZON_DEFAULTS = {
-    "dataset": "amazon_review_polarity", "datasets_dir": "./data", "arch": "vdcnn9-maxpool",
-    "optimizer": "sgd", "epochs": [3, 3, 3, 3, 3], "learning_rate": [0.01, 0.005, 0.0025, 0.00125, 0.000625],
-    "momentum": 0.9, "weight_decay": 1e-4,
-    "batch_size": 128,  # the evaluation batch size follows it unless given
+    "dataset": "amazon_review_polarity", "arch": "vdcnn9-maxpool",
+    "epochs": (3, 3, 3, 3, 3), "learning_rates": (0.01, 0.005, 0.0025, 0.00125, 0.000625),
+    "weight_decay": 1e-4,
     "selection_method": "least_confidence",  # for active learning and core-sets alike
-    "initial_subset": 72_000, "rounds": [288_000, 360_000, 360_000, 360_000, 360_000],
+    "initial_subset": 72_000, "rounds": (288_000, 360_000, 360_000, 360_000, 360_000),
     "subset": 1_800_000,
 }
 
-DOMAIN = cli.Domain(
+DOMAIN = Domain(
     prog="python -m svp.amazon",
     defaults=AMAZON_DEFAULTS,
     datasets=("amazon_review_polarity", "amazon_review_full"),
-    commands=("train", "active", "coreset", "fasttext", "report"),
-    fasttext=True,
+    commands=("train", "active", "coreset", fasttext_cli.COMMAND, "report", "list"),
+    extra_commands={fasttext_cli.COMMAND: Command(fasttext_cli.add_parser, fasttext_cli.build_config)},
+    proxy_options=OptionGroup("fastText proxy (with --proxy-arch fasttext; --proxy-epochs and "
+                              "--proxy-learning-rate given once set its epochs and learning rate)",
+                              fasttext_cli.FASTTEXT_OPTIONS, FastTextOptions),
+    proxy_builders={FASTTEXT_ARCH: fasttext_cli.fasttext_proxy},
 )
-
-cli.EXTRA_COMMANDS[fasttext_cli.COMMAND] = fasttext_cli.add_parser
-cli.CONFIG_BUILDERS[fasttext_cli.COMMAND] = fasttext_cli.build_config

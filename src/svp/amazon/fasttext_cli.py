@@ -1,4 +1,4 @@
-"""``python -m svp.amazon fasttext``: the original's stand-alone fastText selection.
+"""fastText on the command line: its options, ``--proxy-arch fasttext``, and the original's ``fasttext`` command.
 
 The original trained the fastText binary on growing labeled sets given as
 ``--size`` values. Here the command is parsed into the ordinary workflows
@@ -22,40 +22,75 @@ from typing import Any
 
 import numpy as np
 
-from svp import cli
 from svp import config as cfg
+from svp.cli import Domain
+from svp.cli.options import DATA, RUNTIME, Option, add_options
+from svp.cli.parse import data_config, model_config, runtime_config
 from svp.errors import UsageError
+from svp.learners.fasttext import FastTextLearner, FastTextOptions, fasttext_config
+from svp.selection import METHODS
 
 log = logging.getLogger(__name__)
 
 COMMAND = "fasttext"
 SIZES = (72_000, 360_000, 720_000, 1_080_000, 1_440_000, 1_800_000)
 METHOD = "entropy"
-RUNTIME = ("run_dir", "seed", "track_test_acc", "quiet")  # the options of ours it takes
-DATA = ("datasets_dir", "dataset", "validation", "shuffle")
+#: The selection methods fastText can serve (it gives class probabilities only).
+FASTTEXT_METHODS = tuple(name for name, method in METHODS.items() if method.needs <= FastTextLearner.provides)
+RUNTIME_FIELDS = ("run_dir", "seed", "track_test_acc", "quiet")  # the options of ours the command takes
+DATA_FIELDS = ("datasets_dir", "dataset", "validation", "shuffle")
+
+FASTTEXT_OPTIONS = (
+    Option("learner", "dim", ("--dim",), "fastText: size of word vectors", {"type": int}),
+    Option("learner", "ngrams", ("--ngrams", "-n"), "fastText: max length of word n-grams", {"type": int}),
+    Option("learner", "min_count", ("--min-count",), "fastText: minimal number of word occurrences",
+           {"type": int}),
+    Option("learner", "bucket", ("--bucket",), "fastText: number of hash buckets for word n-grams",
+           {"type": int}),
+    Option("learner", "threads", ("--threads",), "fastText: training threads (1 for reproducible runs)",
+           {"type": int}),
+)
+# the fasttext command's own schedule: fastText trains some epochs at one learning rate
+SCHEDULE_OPTIONS = (
+    Option("learner", "epochs", ("--epochs", "-e"), "fastText: epochs of training", {"type": int}),
+    Option("learner", "learning_rate", ("--learning-rate", "-l"), "fastText: learning rate", {"type": float}),
+)
 
 
-def add_parser(commands: Any, domain: cli.Domain) -> None:
-    """The ``fasttext`` subcommand, with the original's options and defaults."""
-    from svp.workflows.fasttext_learner import FASTTEXT_METHODS
+def _flags(options: tuple[Option, ...]) -> dict[str, str]:
+    return {option.field: option.flags[0] for option in options}
 
+
+def fasttext_proxy(args: argparse.Namespace) -> cfg.ModelConfig:
+    """The fastText proxy of ``active``/``coreset --proxy-arch fasttext``."""
+    values = {o.field: getattr(args, o.field) for o in FASTTEXT_OPTIONS if getattr(args, o.field) is not None}
+    flags = _flags(FASTTEXT_OPTIONS)
+    # the proxy's schedule options, given once, set fastText's epochs and learning rate
+    for dest, key, flag in (("proxy_epochs", "epochs", "--proxy-epochs"),
+                            ("proxy_learning_rates", "learning_rate", "--proxy-learning-rate")):
+        given = getattr(args, dest, None)
+        if given is not None and len(given) != 1:
+            raise UsageError(f"fastText trains for some epochs at one learning rate: give {flag} once, "
+                             f"not {len(given)} times")
+        if given is not None:
+            values[key] = given[0]
+        flags[key] = flag
+    return fasttext_config(values, flags)
+
+
+def add_parser(commands: Any, domain: Domain) -> None:
+    """The ``fasttext`` command, with the original's options and defaults."""
     text = ("select data with a fastText proxy alone (no target): increasing --size values are active "
             "learning, two decreasing ones core-set selection")
     parser = commands.add_parser(COMMAND, help=text, description=text)
     parser.add_argument("executable", nargs="?", help="the original's fastText binary; accepted and ignored "
                         "(svp trains with the fasttext Python package)")
-    cli._add(parser.add_argument_group("run"), {k: cli.RUNTIME_OPTIONS[k] for k in RUNTIME}, domain.defaults)
-    flags, kwargs = cli.DATA_OPTIONS["dataset"]
-    data = {**{k: cli.DATA_OPTIONS[k] for k in DATA}, "dataset": (flags, {**kwargs, "choices": domain.datasets})}
-    cli._add(parser.add_argument_group("data"), data, domain.defaults)
-    parser.set_defaults(augmentation=False, num_workers=0, eval_num_workers=0)
-    defaults = cli.fasttext_defaults()
-    group = parser.add_argument_group("fastText")
-    cli._add(group, cli.FASTTEXT_OPTIONS, defaults)
-    group.add_argument("--epochs", "-e", type=int, default=defaults["epochs"],
-                       help="fastText: epochs of training (default: %(default)s)")
-    group.add_argument("--learning-rate", "-l", type=float, default=defaults["learning_rate"],
-                       help="fastText: learning rate (default: %(default)s)")
+    add_options(parser.add_argument_group("run"), [o for o in RUNTIME if o.field in RUNTIME_FIELDS], domain)
+    add_options(parser.add_argument_group("data"), [o for o in DATA if o.field in DATA_FIELDS], domain,
+                choices={"dataset": domain.datasets})
+    parser.set_defaults(augmentation=False, num_workers=0, eval_num_workers=0, cuda=False)
+    add_options(parser.add_argument_group("fastText"), FASTTEXT_OPTIONS + SCHEDULE_OPTIONS, domain,
+                FastTextOptions)
     group = parser.add_argument_group("selection")
     group.add_argument("--size", dest="sizes", type=int, action="append",
                        help="labeled-set size after each selection; repeat. The first is the random initial "
@@ -84,18 +119,17 @@ def check_sizes(sizes: tuple[int, ...]) -> str:
     return "coreset"
 
 
-def build_config(args: argparse.Namespace, domain: cli.Domain) -> Any:
+def build_config(args: argparse.Namespace, domain: Domain) -> Any:
     """The active-learning or core-set config the ``fasttext`` command stands for."""
     sizes = tuple(args.sizes or SIZES)
     setting = check_sizes(sizes)
     if args.executable:
         log.info("ignoring %s: fastText trains through the fasttext package", args.executable)
-    values = {dest: getattr(args, dest) for dest in (*cli.FASTTEXT_OPTIONS, "epochs", "learning_rate")}
-    proxy = cli.fasttext_model(values, schedule_flags=("--epochs", "--learning-rate"))
-    common = dict(data=cli.data_config(args), target=cli.model_config(argparse.Namespace(), domain),
+    options = FASTTEXT_OPTIONS + SCHEDULE_OPTIONS
+    proxy = fasttext_config({o.field: getattr(args, o.field) for o in options}, _flags(options))
+    common = dict(data=data_config(args, domain), target=model_config(argparse.Namespace(), domain),
                   proxy=proxy, selection_method=args.selection_method, train_target=False,
-                  runtime=cfg.RuntimeConfig(run_dir=args.run_dir, seed=args.seed, cuda=False,
-                                            track_test_acc=args.track_test_acc, quiet=args.quiet))
+                  runtime=runtime_config(args, domain))
     if setting == "coreset":
         log.info("core-set selection: fastText trains on the whole training set and keeps %d", sizes[1])
         return cfg.CoresetConfig(**common, subset=sizes[1])

@@ -3,10 +3,10 @@
 ``python -m svp.cifar {train,active,coreset} ...`` and
 ``python -m svp.cifar.active ...`` parse the original commands verbatim.
 """
-from svp.cli import IMAGE_DEFAULTS, Domain
+from svp.cli import Domain
 
 DOMAIN = Domain(
     prog="python -m svp.cifar",
-    defaults={**IMAGE_DEFAULTS, "dataset": "cifar10", "datasets_dir": "./data"},
+    defaults={"dataset": "cifar10"},
     datasets=("cifar10", "cifar100"),
 )

@@ -6,18 +6,18 @@ from typing import Callable
 import numpy as np
 
 from svp.config import DataConfig
-from svp.data import imagenet, text, vision
+from svp.data import amazon, imagenet, vision
 from svp.data.base import Data, DatasetData, TensorData
 from svp.errors import UsageError
 
 DATASETS: dict[str, Callable[[DataConfig], Data]] = {}
-for _module in (vision, imagenet, text):
+for _module in (vision, imagenet, amazon):
     DATASETS.update(_module.DATASETS)
 
-__all__ = ["DATASETS", "Data", "DatasetData", "TensorData", "create_dataset", "split_dev"]
+__all__ = ["DATASETS", "Data", "DatasetData", "TensorData", "open_dataset", "split_dev"]
 
 
-def create_dataset(config: DataConfig) -> Data:
+def open_dataset(config: DataConfig) -> Data:
     """Load ``config.dataset`` from :data:`DATASETS`."""
     if config.dataset not in DATASETS:
         raise UsageError(f"unknown dataset {config.dataset!r}; choose one of: {', '.join(sorted(DATASETS))}")

@@ -4,7 +4,7 @@ Two kinds exist:
 
 * :class:`TensorData`: the whole split lives in one tensor (uint8 images,
   character codes) on the training device; batches are gathered by index
-  and transformed on the device (see :mod:`svp.data.loader`).
+  and transformed on the device (see :mod:`svp.data.transforms`).
 * :class:`DatasetData`: a map-style ``torch.utils.data.Dataset`` read by a
   ``DataLoader`` with workers (ImageNet).
 

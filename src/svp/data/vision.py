@@ -19,7 +19,7 @@ import torch
 
 from svp.config import DataConfig
 from svp.data.base import TensorData
-from svp.data.loader import Augment, Normalize
+from svp.data.transforms import Augment, Normalize
 from svp.errors import UsageError
 
 log = logging.getLogger(__name__)

@@ -70,6 +70,13 @@ def grad_scaler(device: torch.device, enabled: bool, init_scale: float | None = 
     return torch.amp.GradScaler("cuda" if device.type == "cuda" else "cpu", enabled=active, **kwargs)
 
 
+def to_model_layout(x: torch.Tensor) -> torch.Tensor:
+    """A batch of images in the memory layout :func:`prepare_model` gives the model (channels_last on CUDA)."""
+    if x.is_cuda and x.dim() == 4:
+        return x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
 def prepare_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     """Move to ``device``; channels_last for convolutional nets on CUDA."""
     model = model.to(device)

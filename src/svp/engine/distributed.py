@@ -21,17 +21,21 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from svp import progress
+
 
 def init_from_env(device: torch.device) -> None:
     """Join the process group that ``torchrun`` describes, if any.
 
-    Ranks other than 0 then log warnings only, so each message shows once.
+    Ranks other than 0 then log warnings only and draw no progress bars,
+    so each message shows once.
     """
     if launched_world_size() > 1 and not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(backend)
         if not is_main():
             logging.getLogger("svp").setLevel(logging.WARNING)
+            progress.set_quiet(True)
 
 
 def launched_world_size() -> int:

@@ -23,10 +23,10 @@ from svp._faults import fault_point
 from svp.config import ModelConfig
 from svp.data.base import Data
 from svp.engine import distributed
-from svp.engine.device import autocast, grad_scaler
-from svp.engine.progress import bar
+from svp.engine.device import autocast, grad_scaler, to_model_layout
 from svp.engine.schedule import Schedule
-from svp.runs import atomic_write
+from svp.progress import bar
+from svp.rundir import BEST_CHECKPOINT, atomic_write, epoch_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +65,6 @@ def make_optimizer(model: nn.Module, config: ModelConfig) -> torch.optim.Optimiz
     raise ValueError(f"unknown optimizer {config.optimizer!r}; choose sgd or adam")
 
 
-def _to_model_layout(x: torch.Tensor) -> torch.Tensor:
-    if x.is_cuda and x.dim() == 4:
-        return x.contiguous(memory_format=torch.channels_last)
-    return x
-
-
 def _set_lr(optimizer: torch.optim.Optimizer, rate: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = rate
@@ -89,7 +83,7 @@ class _Step:
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         with autocast(self.device, self.amp):
-            logits = self.model(_to_model_layout(x))
+            logits = self.model(to_model_layout(x))
             loss = self.criterion(logits, y)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
@@ -158,7 +152,7 @@ def evaluate(model: nn.Module, data: Data, split: str, indices: Optional[np.ndar
     batches = data.batches(split, shard, batch_size, device=device)
     for x, y, _ in bar(batches, total=-(-len(shard) // batch_size), desc=desc, unit="batch"):
         with autocast(device, amp):
-            logits = model(_to_model_layout(x))
+            logits = model(to_model_layout(x))
         totals += torch.tensor([(logits.argmax(1) == y).sum().item(), len(y)], dtype=torch.float64)
     distributed.all_sum(totals)
     return float(totals[0] / max(totals[1], 1)), time.perf_counter() - start
@@ -180,11 +174,9 @@ def wrap_distributed(model: nn.Module, device: torch.device) -> nn.Module:
     """DistributedDataParallel under torchrun; the model itself otherwise."""
     if distributed.world_size() == 1:
         return model
-    from svp.models.stochastic_depth import StochasticBlock
-
     ids = [device.index] if device.type == "cuda" else None
-    # blocks dropped by stochastic depth get no gradient in that step
-    skips = any(isinstance(m, StochasticBlock) for m in model.modules())
+    # a layer may leave some parameters without gradient in a step (stochastic depth drops blocks)
+    skips = any(getattr(m, "skips_parameters", False) for m in model.modules())
     return nn.parallel.DistributedDataParallel(model, device_ids=ids, find_unused_parameters=skips)
 
 
@@ -210,9 +202,9 @@ class _Checkpointer:
         if self.out_dir is None:
             return
         if is_best:
-            save_checkpoint(self.out_dir / "checkpoint_best_model.t7", model, optimizer, epoch, accuracy)
+            save_checkpoint(self.out_dir / BEST_CHECKPOINT, model, optimizer, epoch, accuracy)
         if self.mode == "all" or (self.mode == "last" and epoch in self.segment_ends):
-            save_checkpoint(self.out_dir / f"checkpoint_{epoch}.t7", model, optimizer, epoch, accuracy)
+            save_checkpoint(self.out_dir / epoch_checkpoint(epoch), model, optimizer, epoch, accuracy)
 
     def restore_best(self, model: nn.Module) -> None:
         if self.best_state is not None:

@@ -1,6 +1,6 @@
 """Score a pool: one batched inference pass giving probabilities and features.
 
-Outputs are written into arrays allocated once for the whole pool; features
+Results are written into arrays allocated once for the whole pool; features
 (the classifier's input) are captured by a forward pre-hook, so the model
 runs once per batch whatever is asked. Under ``torchrun`` each rank scores
 a contiguous run of the very batches one process would form (see
@@ -9,8 +9,7 @@ pool order, so the scores are bit for bit those of one process.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 import torch
@@ -18,20 +17,16 @@ from torch import nn
 
 from svp.data.base import Data
 from svp.engine import distributed
-from svp.engine.device import autocast
-from svp.engine.fit import _to_model_layout
-from svp.engine.progress import bar
+from svp.engine.device import autocast, to_model_layout
 from svp.models import classifier_of
+from svp.progress import bar
 
 
-@dataclass
-class Outputs:
-    """What a proxy says about a set of examples, row ``i`` for ``indices[i]``."""
+class Predictions(NamedTuple):
+    """Row ``i`` for the ``i``-th index asked: class probabilities, and features when asked."""
 
-    indices: np.ndarray
-    probs: Optional[np.ndarray] = None
+    probs: np.ndarray
     features: Optional[np.ndarray] = None
-    extra: dict = field(default_factory=dict)
 
 
 class _FeatureCapture:
@@ -47,7 +42,7 @@ class _FeatureCapture:
 @torch.inference_mode()
 def predict(model: nn.Module, data: Data, indices: np.ndarray, *, batch_size: int,
             device: torch.device, features: bool = False, amp: bool = False,
-            split: str = "train") -> Outputs:
+            split: str = "train") -> Predictions:
     """Class probabilities (and penultimate features) for ``indices`` of ``split``."""
     indices = np.asarray(indices, dtype=np.int64)
     model.eval()
@@ -61,7 +56,7 @@ def predict(model: nn.Module, data: Data, indices: np.ndarray, *, batch_size: in
             handle.remove()
     probs = distributed.all_gather_cat(probs)
     feats = distributed.all_gather_cat(feats) if features else None
-    return Outputs(indices, probs.numpy(), None if feats is None else feats.numpy())
+    return Predictions(probs.numpy(), None if feats is None else feats.numpy())
 
 
 def _run(model, data, split, indices, batch_size, device, amp, capture, features):
@@ -70,7 +65,7 @@ def _run(model, data, split, indices, batch_size, device, amp, capture, features
     batches = data.batches(split=split, indices=indices, batch_size=batch_size, device=device)
     for x, _, _ in bar(batches, total=-(-len(indices) // batch_size), desc="scoring pool", unit="batch"):
         with autocast(device, amp):
-            logits = model(_to_model_layout(x))
+            logits = model(to_model_layout(x))
         batch_probs = torch.softmax(logits.float(), dim=1)
         if probs is None:  # allocate once, now that the widths are known
             probs = torch.empty((len(indices), batch_probs.shape[1]), dtype=torch.float32)

@@ -15,14 +15,14 @@ WARMUP_EPOCHS = [1, 1, 1, 1, 1]
 WARMUP_RATES = [0.0167, 0.0333, 0.05, 0.0667, 0.0833]
 
 IMAGENET_DEFAULTS = {
-    "dataset": "imagenet", "datasets_dir": "./data", "arch": "resnet18", "optimizer": "sgd",
-    "epochs": [*WARMUP_EPOCHS, 25, 30, 20, 20],
-    "learning_rate": [*WARMUP_RATES, 0.1, 0.01, 0.001, 0.0001],
-    "scale_learning_rates": True, "momentum": 0.9, "weight_decay": 1e-4,
+    "dataset": "imagenet", "arch": "resnet18",
+    "epochs": (*WARMUP_EPOCHS, 25, 30, 20, 20),
+    "learning_rates": (*WARMUP_RATES, 0.1, 0.01, 0.001, 0.0001),
+    "scale_learning_rates": True, "weight_decay": 1e-4,
     "batch_size": 256,  # the evaluation batch size follows it unless given
-    "label_smoothing": 0.1, "fp16": False, "loss_scale": 256.0,
+    "label_smoothing": 0.1, "loss_scale": 256.0,
     "selection_method": "least_confidence",  # for active learning and core-sets alike
-    "initial_subset": 25_623, "rounds": [102_493, 128_117, 128_117, 128_117, 128_117],
+    "initial_subset": 25_623, "rounds": (102_493, 128_117, 128_117, 128_117, 128_117),
     "subset": 512_466,
 }
 

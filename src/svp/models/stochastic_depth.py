@@ -8,8 +8,9 @@ branch is scaled by ``1 / p_l`` during training, so that evaluation uses the
 whole network unscaled.  Shortcuts are parameter-free (average pooling and
 zero channels), as in the paper.
 
-Because dropped blocks leave their parameters without gradients, wrap these
-models in ``DistributedDataParallel(..., find_unused_parameters=True)``.
+Because dropped blocks leave their parameters without gradients, these
+blocks say so (``skips_parameters``), and the engine wraps such models in
+``DistributedDataParallel(..., find_unused_parameters=True)``.
 """
 from __future__ import annotations
 
@@ -52,6 +53,7 @@ class StochasticBlock(ResidualBlock):
     """
 
     make_shortcut = PadShortcut
+    skips_parameters = True  # a dropped branch's parameters get no gradient in that step
 
     def __init__(self, convs: Sequence[nn.Conv2d], survival: float = 1.0) -> None:
         super().__init__(convs)

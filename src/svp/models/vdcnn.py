@@ -1,7 +1,7 @@
 """VDCNN: very deep convolutional networks for text (Conneau et al., 2017).
 
 Input is a (batch, 1014) int64 tensor of character codes (see
-:mod:`svp.data.text`), embedded in 16 dimensions, then a 3-wide
+:mod:`svp.data.amazon`), embedded in 16 dimensions, then a 3-wide
 convolution and four sections of convolutional blocks (64, 128, 256, 512
 filters). Entering sections 2-4 halves the sequence length, by one of:
 
@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from svp.data.text import NUM_CODES
+from svp.data.amazon import NUM_CODES
 
 #: Blocks per section for each depth (Conneau et al., Table 2).
 DEPTHS = {9: (1, 1, 1, 1), 17: (2, 2, 2, 2), 29: (5, 5, 2, 2), 49: (8, 8, 5, 3)}

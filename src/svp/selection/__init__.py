@@ -11,18 +11,26 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from svp.engine.predict import Outputs
 from svp.selection import uncertainty
 from svp.selection.forgetting import FORGETTING_KEY, forgetting_events
 from svp.selection.kcenters import greedy_k_centers
+from svp.selection.outputs import Outputs
 
 Picker = Callable[[Outputs, int, Optional[Outputs], np.random.Generator], np.ndarray]
 
 
 @dataclass(frozen=True)
 class Method:
+    """A selection method: its picker, what it needs from the proxy, where it applies.
+
+    ``needs`` is a subset of {"probs", "features", "forgetting"}; ``active``
+    is False for methods that only make sense once, on a fully trained
+    proxy (core-set selection).
+    """
+
     pick: Picker
-    needs: frozenset = frozenset()  # subset of {"probs", "features", "forgetting"}
+    needs: frozenset = frozenset()
+    active: bool = True
 
 
 def top_k(scores: np.ndarray, budget: int) -> np.ndarray:
@@ -53,14 +61,14 @@ def _forgetting(pool: Outputs, budget: int, labeled: Optional[Outputs], rng) -> 
 
 
 METHODS: dict[str, Method] = {
-    "random": Method(_random),
     "least_confidence": Method(_by_probs(uncertainty.least_confidence), frozenset({"probs"})),
     "entropy": Method(_by_probs(uncertainty.entropy), frozenset({"probs"})),
     "margin": Method(_by_probs(uncertainty.margin), frozenset({"probs"})),
     "kcenters": Method(_kcenters, frozenset({"features"})),
-    "forgetting_events": Method(_forgetting, frozenset({"forgetting"})),
+    "random": Method(_random),
+    "forgetting_events": Method(_forgetting, frozenset({"forgetting"}), active=False),
 }
-ACTIVE_METHODS = ("least_confidence", "entropy", "margin", "kcenters", "random")
+ACTIVE_METHODS = tuple(name for name, method in METHODS.items() if method.active)
 CORESET_METHODS = tuple(METHODS)
 
 __all__ = ["METHODS", "Method", "Outputs", "select", "top_k", "FORGETTING_KEY"]

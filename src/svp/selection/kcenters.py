@@ -44,7 +44,7 @@ from typing import Iterator, Optional
 import numpy as np
 import torch
 
-from svp.engine.progress import bar
+from svp.progress import bar
 
 # Rows of the pool, and centers, per block of the initial distance
 # computation: the block buffer holds CHUNK_ROWS**2 floats (4 MiB).

@@ -1,1 +1,11 @@
-"""Workflows: one function each, config in, run directory out."""
+"""Workflows: one function each, config in, run directory out.
+
+``WORKFLOWS`` maps a config's ``workflow`` name to the function that runs it.
+"""
+from svp.workflows.active import run_active
+from svp.workflows.coreset import run_coreset
+from svp.workflows.train import run_train
+
+WORKFLOWS = {"train": run_train, "active": run_active, "coreset": run_coreset}
+
+__all__ = ["WORKFLOWS", "run_active", "run_coreset", "run_train"]

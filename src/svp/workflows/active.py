@@ -14,13 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from svp import runs
+from svp import rundir
 from svp.config import ActiveConfig
 from svp.errors import UsageError
-from svp.selection import ACTIVE_METHODS
-from svp.workflows.context import Context, check_method, open_run
-from svp.workflows.learners import make_learner
-from svp.workflows.steps import PROXY, TARGET, selection_step, train_step, write
+from svp.learners import make_learner
+from svp.rundir import PROXY, TARGET
+from svp.workflows.context import Context
+from svp.workflows.setup import open_run
+from svp.workflows.steps import selection_step, train_step, write
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,6 @@ log = logging.getLogger(__name__)
 def validate_active(config: ActiveConfig, data, pool: np.ndarray, dev: np.ndarray) -> None:
     """Refuse budgets the pool cannot supply, before anything is trained."""
     pool_size = len(pool)
-    check_method(config.selection_method, ACTIVE_METHODS)
     if config.initial_subset <= 0:
         raise UsageError(f"--initial-subset must be positive, got {config.initial_subset}")
     bad = [r for r in config.rounds if r <= 0]
@@ -54,8 +54,8 @@ def run_active(config: ActiveConfig) -> Path:
         return replay_active(config)
     ctx = open_run(config, validate_active)
     labeled = initial_subset(ctx, config.initial_subset)
-    proxy = make_learner(ctx, config.proxy, PROXY)
-    target = make_learner(ctx, config.target, TARGET)
+    proxy = make_learner(config.proxy, PROXY, ctx.env)
+    target = make_learner(config.target, TARGET, ctx.env)
     same = config.proxy.trains_like(config.target)
     budgets = config.budgets
     for k, size in enumerate(budgets):
@@ -77,17 +77,17 @@ def evaluates_target_at(config: ActiveConfig, size: int) -> bool:
 
 def initial_subset(ctx: Context, size: int) -> np.ndarray:
     """The seeded random first labeled set (reloaded when resuming)."""
-    path = ctx.path(f"initial_subset_{size}.index")
+    path = rundir.initial_subset_index(ctx.run, size)
     if path.exists():
-        return runs.load_index(path)
+        return rundir.load_index(path)
     labeled = np.random.default_rng(ctx.seed).permutation(ctx.pool)[:size]
-    write(runs.save_index, path, labeled)
+    write(rundir.save_index, path, labeled)
     return labeled
 
 
 def link_target_to_proxy(run: Path) -> None:
     """Proxy and target are the same model: target.csv and target/ point at the proxy's."""
-    for name in ("target.csv", "target"):
+    for name, proxy_name in ((rundir.TARGET_CSV, rundir.PROXY_CSV), (TARGET, PROXY)):
         link = run / name
         if not link.exists() and not link.is_symlink():
-            os.symlink(PROXY + (".csv" if name.endswith(".csv") else ""), link)
+            os.symlink(proxy_name, link)

@@ -11,24 +11,22 @@ from pathlib import Path
 
 import numpy as np
 
-from svp import runs
+from svp import rundir
 from svp.config import CoresetConfig
 from svp.engine.forgetting import ForgettingTracker
 from svp.errors import UsageError
-from svp.selection import CORESET_METHODS, FORGETTING_KEY, METHODS
-from svp.workflows.context import Context, check_method, open_run
-from svp.workflows.learners import make_learner
-from svp.workflows.steps import PROXY, TARGET, finished_row, timed_select, train_step, write
+from svp.learners import Learner, make_learner
+from svp.rundir import PROXY, TARGET
+from svp.selection import FORGETTING_KEY, METHODS
+from svp.workflows.context import Context
+from svp.workflows.setup import open_run
+from svp.workflows.steps import timed_select, train_step, write
 
 log = logging.getLogger(__name__)
-
-SELECTED = "selected.index"
-FORGETTING_FILE = "forgetting_events.npy"
 
 
 def validate_coreset(config: CoresetConfig, data, pool: np.ndarray, dev: np.ndarray) -> None:
     pool_size = len(pool)
-    check_method(config.selection_method, CORESET_METHODS)
     if not 0 < config.subset <= pool_size:
         raise UsageError(f"--subset {config.subset} must be between 1 and the {pool_size} examples of the pool "
                          "(training set minus --validation)")
@@ -43,34 +41,34 @@ def run_coreset(config: CoresetConfig) -> Path:
     ctx = open_run(config, validate_coreset)
     selected = select_coreset(ctx, config)
     if config.train_target:
-        train_step(ctx, make_learner(ctx, config.target, TARGET), TARGET, selected, need_model=False)
+        train_step(ctx, make_learner(config.target, TARGET, ctx.env), TARGET, selected, need_model=False)
     return ctx.run
 
 
 def select_coreset(ctx: Context, config: CoresetConfig) -> np.ndarray:
     """The kept subset: reloaded when a finished selection exists, else computed."""
-    if finished_row(ctx, "selection.csv", config.subset) is not None:
-        return runs.load_index(ctx.path(SELECTED))
+    if rundir.find_row(ctx.path(rundir.SELECTION_CSV), config.subset) is not None:
+        return rundir.load_index(ctx.path(rundir.SELECTED_INDEX))
     needs = METHODS[config.selection_method].needs
-    proxy = make_learner(ctx, config.proxy, PROXY)
+    proxy = make_learner(config.proxy, PROXY, ctx.env)
     extra = {}
     if needs:
         extra = _train_proxy(ctx, proxy, "forgetting" in needs)
     selected, row = timed_select(ctx, proxy, config.selection_method, ctx.pool, config.subset,
                                  np.empty(0, dtype=np.int64), extra)
-    write(runs.save_index, ctx.path(SELECTED), np.sort(selected))
-    write(runs.save_index, ctx.path("dev.index"), ctx.dev)
-    write(runs.append_row, ctx.path("selection.csv"), row)
+    write(rundir.save_index, ctx.path(rundir.SELECTED_INDEX), np.sort(selected))
+    write(rundir.save_index, ctx.path(rundir.DEV_INDEX), ctx.dev)
+    write(rundir.append_row, ctx.path(rundir.SELECTION_CSV), row)
     return np.sort(selected)
 
 
-def _train_proxy(ctx: Context, proxy, track_forgetting: bool) -> dict:
+def _train_proxy(ctx: Context, proxy: Learner, track_forgetting: bool) -> dict:
     """Train the proxy on the whole pool; the forgetting counts when asked."""
     if not track_forgetting:
         train_step(ctx, proxy, PROXY, ctx.pool)
         return {}
     tracker = ForgettingTracker(ctx.data.size("train"))
-    counts_path = ctx.path(PROXY, len(ctx.pool), FORGETTING_FILE)
+    counts_path = rundir.training_dir(ctx.run, PROXY, len(ctx.pool)) / rundir.FORGETTING_COUNTS
     train_step(ctx, proxy, PROXY, ctx.pool, need_model=False, hooks=[tracker],
                finish=lambda out_dir: _save_counts(counts_path, tracker.counts(ctx.pool)))
     return {FORGETTING_KEY: np.load(counts_path)}
@@ -81,4 +79,4 @@ def _save_counts(path: Path, counts: np.ndarray) -> None:
 
     buffer = io.BytesIO()
     np.save(buffer, counts)
-    runs.atomic_write(path, buffer.getvalue())
+    rundir.atomic_write(path, buffer.getvalue())

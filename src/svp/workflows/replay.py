@@ -9,24 +9,20 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from pathlib import Path
 
 import numpy as np
 
-from svp import runs
+from svp import rundir
 from svp.config import ActiveConfig, CoresetConfig
 from svp.errors import UsageError
-from svp.workflows.context import Context, open_run
-from svp.workflows.learners import make_learner
-from svp.workflows.steps import TARGET, train_step, write
+from svp.learners import make_learner
+from svp.rundir import TARGET
+from svp.workflows.context import Context
+from svp.workflows.setup import open_run
+from svp.workflows.steps import train_step, write
 
 log = logging.getLogger(__name__)
-
-# labeled sets of an active run: ours, and the original's older names
-LABELED_GLOBS = ("proxy/*/labeled_*.index", "selector/*/labelled_*.index", "selector/*/labeled_*.index")
-CORESET_FILES = ("selected.index",)
-LINKED = ("proxy.csv", "selector.csv", "selection.csv", "proxy", "selector")
 
 
 def read_index_file(path: Path, pool: np.ndarray, dev: np.ndarray) -> np.ndarray:
@@ -58,28 +54,26 @@ def check_indices(values: np.ndarray, path: Path, pool: np.ndarray, dev: np.ndar
 
 def active_selections(source: Path) -> list[Path]:
     """The labeled-set index files of an earlier active run, smallest first."""
-    files = [p for pattern in LABELED_GLOBS for p in source.glob(pattern)]
+    files = [p for pattern in rundir.LABELED_INDEX_GLOBS for p in source.glob(pattern)]
     if not files:
         raise UsageError(f"--precomputed-selection {source} holds no labeled index files "
-                         f"(expected {' or '.join(LABELED_GLOBS)})")
+                         f"(expected {' or '.join(rundir.LABELED_INDEX_GLOBS)})")
     by_size = {}
     for path in files:
-        size = int(re.search(r"_(\d+)\.index$", path.name).group(1))
-        by_size.setdefault(size, path)
+        by_size.setdefault(rundir.index_size(path), path)
     return [by_size[size] for size in sorted(by_size)]
 
 
 def coreset_selection(source: Path) -> Path:
-    for name in CORESET_FILES:
-        if (source / name).is_file():
-            return source / name
+    if (source / rundir.SELECTED_INDEX).is_file():
+        return source / rundir.SELECTED_INDEX
     files = active_selections(source)  # a fastText or active run: take its largest labeled set
     return files[-1]
 
 
 def link_earlier_results(source: Path, run: Path) -> None:
     """Symlink the earlier run's proxy and selection results into this run."""
-    for name in LINKED:
+    for name in rundir.SELECTION_RESULTS:
         target = source / name
         link = run / name
         if target.exists() and not link.exists() and not link.is_symlink():
@@ -96,7 +90,7 @@ def _source(config) -> Path:
 
 
 def _replay(ctx: Context, selections: list[np.ndarray], keep) -> Path:
-    target = make_learner(ctx, ctx.config.target, TARGET)
+    target = make_learner(ctx.config.target, TARGET, ctx.env)
     for labeled in selections:
         if keep(len(labeled)):
             train_step(ctx, target, TARGET, labeled, need_model=False)
@@ -133,5 +127,5 @@ def replay_coreset(config: CoresetConfig) -> Path:
     selected = read_index_file(_coreset_file(source), ctx.pool, ctx.dev)
     if source.is_dir():
         write(link_earlier_results, source, ctx.run)
-    write(runs.save_index, ctx.path("selected.index"), selected)
+    write(rundir.save_index, ctx.path(rundir.SELECTED_INDEX), selected)
     return _replay(ctx, [selected], lambda n: True)

@@ -14,26 +14,16 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from svp import runs
+from svp import rundir
 from svp._faults import fault_point
 from svp.engine import distributed
 from svp.engine.fit import BatchHook
-from svp.engine.predict import Outputs
-from svp.selection import METHODS, select
+from svp.learners import Learner
+from svp.rundir import PROXY
+from svp.selection import METHODS, Outputs, select
 from svp.workflows.context import Context
-from svp.workflows.learners import Learner, training_seed
 
 log = logging.getLogger(__name__)
-
-PROXY, TARGET = "proxy", "target"
-
-
-def finished_row(ctx: Context, csv_name: str, nexamples: int) -> Optional[dict]:
-    """The row of ``csv_name`` recording a step on ``nexamples`` examples, if any."""
-    for row in runs.read_rows(ctx.path(csv_name)):
-        if int(row["nexamples"]) == nexamples:
-            return row
-    return None
 
 
 def write(fn, *args) -> None:
@@ -49,10 +39,6 @@ def write(fn, *args) -> None:
     distributed.barrier()
 
 
-def labeled_index_path(ctx: Context, role: str, nexamples: int) -> Path:
-    return ctx.path(role, nexamples, f"labeled_{nexamples}.index")
-
-
 def train_step(ctx: Context, learner: Learner, role: str, labeled: np.ndarray, *,
                need_model: bool = True, hooks: Sequence[BatchHook] = (),
                finish: Optional[Callable[[Path], None]] = None) -> dict:
@@ -62,20 +48,21 @@ def train_step(ctx: Context, learner: Learner, role: str, labeled: np.ndarray, *
     forgetting counts) before the row marks the step done.
     """
     n = len(labeled)
-    out_dir = ctx.path(role, n)
-    row = finished_row(ctx, f"{role}.csv", n)
+    out_dir = rundir.training_dir(ctx.run, role, n)
+    results = ctx.path(rundir.role_csv(role))
+    row = rundir.find_row(results, n)
     if row is not None:
         log.info("%s on %d examples: done before, skipped", role, n)
         if need_model:
             learner.load(out_dir)
         return row
-    write(runs.save_index, labeled_index_path(ctx, role, n), labeled)
+    write(rundir.save_index, rundir.labeled_index(ctx.run, role, n), labeled)
     log.info("%s training on %d examples", role, n)
-    result = learner.train(labeled, out_dir, training_seed(ctx, role, n), hooks)
+    result = learner.train(labeled, out_dir, ctx.seed_for(role, n), hooks)
     if finish is not None:
         write(finish, out_dir)
     row = result.row()
-    write(runs.append_row, ctx.path(f"{role}.csv"), row)
+    write(rundir.append_row, results, row)
     log.info("%s on %d examples: test accuracy %.4f, %.1f s training", role, n,
              result.test_accuracy, result.train_time)
     return row
@@ -96,7 +83,7 @@ def timed_select(ctx: Context, learner: Learner, method: str, candidates: np.nda
     inference = time.perf_counter() - start
     fault_point("select")
     total = len(labeled) + budget
-    new = select(method, pool_out, budget, labeled=labeled_out, seed=training_seed(ctx, "select", total))
+    new = select(method, pool_out, budget, labeled=labeled_out, seed=ctx.seed_for("select", total))
     ranking = time.perf_counter() - start - inference
     log.info("selected %d by %s in %.2f s (%.2f inference + %.2f ranking)", len(new), method,
              inference + ranking, inference, ranking)
@@ -112,12 +99,12 @@ def selection_step(ctx: Context, learner: Learner, method: str, labeled: np.ndar
     before the selection.csv row.
     """
     total = len(labeled) + budget
-    if finished_row(ctx, "selection.csv", total) is not None:
+    if rundir.find_row(ctx.path(rundir.SELECTION_CSV), total) is not None:
         log.info("selection of %d: done before, reloaded", total)
-        return runs.load_index(labeled_index_path(ctx, PROXY, total))
+        return rundir.load_index(rundir.labeled_index(ctx.run, PROXY, total))
     new, row = timed_select(ctx, learner, method, candidates, budget, labeled)
     updated = np.concatenate([labeled, new])
     assert len(np.unique(updated)) == total, "selection repeated an already-labeled example"
-    write(runs.save_index, labeled_index_path(ctx, PROXY, total), updated)
-    write(runs.append_row, ctx.path("selection.csv"), row)
+    write(rundir.save_index, rundir.labeled_index(ctx.run, PROXY, total), updated)
+    write(rundir.append_row, ctx.path(rundir.SELECTION_CSV), row)
     return updated

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from svp.data.loader import Augment, Normalize, crop_and_flip
+from svp.data.transforms import Augment, Normalize, crop_and_flip
 
 
 def _crop_then_flip(batch: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from svp.config import DataConfig
-from svp.data import text
-from svp.data.text import ALPHABET, DATASETS, MAX_LENGTH
+from svp.data import amazon
+from svp.data.amazon import ALPHABET, DATASETS, MAX_LENGTH
 from svp.errors import UsageError
 
 # Physical lines: row 0 on line 1, row 1 on lines 2-3 (newline inside text), row 2 on line 4.
@@ -153,4 +153,4 @@ def test_quantize_matches_loader(tmp_path):
     data = _load(tmp_path)
     raw = data.texts("train", [0, 1, 2])
     for i, doc in enumerate(raw):
-        assert np.array_equal(text.quantize(doc), data.inputs["train"][i].numpy())
+        assert np.array_equal(amazon.quantize(doc), data.inputs["train"][i].numpy())

@@ -10,7 +10,7 @@ pytest.importorskip("fasttext")
 
 from svp.errors import UsageError  # noqa: E402
 from svp.models import MODELS  # noqa: E402
-from svp.models.fasttext import FASTTEXT_ARCH, FastTextProxy, iter_texts, normalize  # noqa: E402
+from svp.learners.fasttext import FASTTEXT_ARCH, FastTextProxy, iter_texts, normalize  # noqa: E402
 
 WORDS = {0: "good great lovely", 1: "bad awful terrible", 2: "meh average okay"}
 
@@ -90,7 +90,7 @@ def test_options_and_registry():
     with pytest.raises(UsageError, match="unknown fastText option"):
         FastTextProxy.from_options({"dimension": 5})
     assert FASTTEXT_ARCH == "fasttext" and FASTTEXT_ARCH not in MODELS
-    with pytest.raises(UsageError, match="no raw texts"):
+    with pytest.raises(ValueError, match="cifar10 has none"):
         next(iter_texts(SimpleNamespace(name="cifar10", texts=None), "train", [0]))
 
 

@@ -35,11 +35,11 @@ from typing import Iterator, Sequence
 
 import numpy as np
 import torch
-from svp.engine.progress import bar as progress_bar
 
 from svp.config import DataConfig
 from svp.data.base import TensorData
 from svp.errors import UsageError
+from svp.progress import bar as progress_bar
 
 log = logging.getLogger(__name__)
 

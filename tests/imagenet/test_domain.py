@@ -118,7 +118,7 @@ def test_original_defaults() -> None:
 
 
 def test_scale_learning_rates_by_batch_over_256() -> None:
-    base = IMAGENET_DEFAULTS["learning_rate"]
+    base = IMAGENET_DEFAULTS["learning_rates"]
     config = parse("active", "--arch", "resnet50", "--batch-size", "512", "--proxy-arch", "resnet18",
                    "--proxy-batch-size", "1024", "--proxy-scale-learning-rates")
     assert config.target.arch == "imagenet-resnet50" and config.proxy.arch == "imagenet-resnet18"

@@ -57,7 +57,7 @@ def no_training(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("training started despite bad input")
 
-    monkeypatch.setattr("svp.workflows.learners.fit", refuse)
+    monkeypatch.setattr("svp.learners.torch.fit", refuse)
 
 
 def test_unknown_dataset(capsys, tmp_path):
@@ -79,8 +79,14 @@ def test_unknown_proxy_arch(capsys, tmp_path, cifar_dir, no_training):
 
 
 def test_unknown_method(capsys, tmp_path):
-    err = _exit_message(capsys, ["active", "--selection-method", "oracle", "--run-dir", str(tmp_path)])
-    assert "invalid choice: 'oracle'" in err
+    # refused before the (missing) data is looked for, and before any run directory exists
+    err = _exit_message(capsys, ["active", "--selection-method", "oracle", "--run-dir", str(tmp_path / "runs"),
+                                 "--datasets-dir", str(tmp_path / "missing")])
+    assert "unknown --selection-method 'oracle'; choose one of: least_confidence, entropy, margin" in err
+    err = _exit_message(capsys, ["active", "--selection-method", "forgetting_events", "--run-dir",
+                                 str(tmp_path / "runs"), "--datasets-dir", str(tmp_path / "missing")])
+    assert "unknown --selection-method 'forgetting_events'" in err  # a core-set method only
+    assert not (tmp_path / "runs").exists()
 
 
 def test_budget_larger_than_pool(capsys, tmp_path, cifar_dir, no_training):

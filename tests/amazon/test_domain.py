@@ -15,9 +15,9 @@ from svp.cli import build_config, build_parser, main
 from svp.config import ActiveConfig, CoresetConfig, DataConfig
 from svp.data import DATASETS
 from svp.errors import UsageError
-from svp.models.fasttext import FastTextProxy
+from svp.learners.fasttext import FastTextProxy
 from run_helpers import only_run, rows
-from svp.runs import load_index
+from svp.rundir import load_index
 
 needs_fasttext = pytest.mark.skipif(importlib.util.find_spec("fasttext") is None,
                                     reason="needs the fasttext package (pip install 'svp[text]')")
@@ -99,7 +99,7 @@ def test_defaults_are_the_originals():
     assert target.epochs == (3, 3, 3, 3, 3)
     assert target.learning_rates == (0.01, 0.005, 0.0025, 0.00125, 0.000625)
     assert (target.batch_size, target.eval_batch_size) == (128, 128)
-    assert active.proxy == target and active.proxy.fasttext == {}
+    assert active.proxy == target and active.proxy.options == {}
     assert (active.initial_subset, active.rounds) == (72_000, (288_000, 360_000, 360_000, 360_000, 360_000))
     assert active.selection_method == "least_confidence"
     coreset = parse("coreset")
@@ -111,12 +111,12 @@ def test_fasttext_proxy_options():
                   "--bucket", "5000", "--threads", "1", "--proxy-epochs", "7",
                   "--proxy-learning-rate", "0.5").proxy
     assert proxy.arch == "fasttext"
-    assert proxy.fasttext == {"dim": 20, "ngrams": 3, "min_count": 2, "bucket": 5000, "threads": 1,
+    assert proxy.options == {"dim": 20, "ngrams": 3, "min_count": 2, "bucket": 5000, "threads": 1,
                               "epochs": 7, "learning_rate": 0.5}
     assert (proxy.epochs, proxy.learning_rates) == ((7,), (0.5,))
     # the original's defaults; the target's VDCNN schedule is not fastText's
     default = parse("coreset", "--proxy-arch", "fasttext").proxy
-    assert default.fasttext == {"dim": 10, "ngrams": 2, "min_count": 1, "bucket": 10_000_000, "threads": 4,
+    assert default.options == {"dim": 10, "ngrams": 2, "min_count": 1, "bucket": 10_000_000, "threads": 4,
                                 "epochs": 5, "learning_rate": 0.05}
 
 
@@ -142,8 +142,8 @@ def test_fasttext_command_parses_to_active_learning():
     assert (config.initial_subset, config.rounds) == (72_000, (288_000, 360_000))
     assert config.selection_method == "least_confidence" and not config.train_target
     assert config.proxy.arch == "fasttext"
-    assert config.proxy.fasttext["dim"] == 16
-    assert (config.proxy.fasttext["epochs"], config.proxy.fasttext["learning_rate"]) == (3, 0.1)
+    assert config.proxy.options["dim"] == 16
+    assert (config.proxy.options["epochs"], config.proxy.options["learning_rate"]) == (3, 0.1)
     assert (config.runtime.run_dir, config.runtime.seed, config.runtime.cuda) == ("fasttext", 5, False)
     default = parse("fasttext")
     assert default.budgets == [72_000, 360_000, 720_000, 1_080_000, 1_440_000, 1_800_000]
@@ -185,7 +185,7 @@ def test_fasttext_refuses_methods_needing_features(capsys, tmp_path, command, me
     err = error_of(capsys, [command, "--proxy-arch", "fasttext", "--selection-method", method,
                             "--datasets-dir", str(tmp_path / "missing"), "--run-dir", str(tmp_path / "runs")])
     assert "--proxy-arch fasttext gives class probabilities only" in err
-    assert f"cannot select by {method}" in err and "least_confidence, entropy or margin" in err
+    assert f"cannot select by {method}" in err and "least_confidence, entropy, margin or random" in err
     assert not (tmp_path / "runs").exists()
 
 
@@ -261,7 +261,7 @@ def test_fasttext_command_writes_an_active_run(fasttext_run, reviews_dir):
     (selection,) = rows(fasttext_run / "selection.csv")
     assert (selection["current_nexamples"], selection["new_nexamples"]) == ("20", "10")
     config = json.loads((fasttext_run / "config.json").read_text())
-    assert config["proxy"]["fasttext"] == {"dim": 10, "ngrams": 2, "min_count": 1, "bucket": 1000,
+    assert config["proxy"]["options"] == {"dim": 10, "ngrams": 2, "min_count": 1, "bucket": 1000,
                                            "threads": 1, "epochs": 20, "learning_rate": 0.3}
     assert (config["workflow"], config["train_target"], config["selection_method"]) == ("active", False,
                                                                                          "entropy")

@@ -1,4 +1,4 @@
-"""fastText proxy (Joulin et al., 2017) through the ``fasttext`` package.
+"""The fastText proxy (Joulin et al., 2017) through the ``fasttext`` package, as a learner.
 
 The original ran the fastText v0.1.0 binary on text normalised by a shell
 pipeline; here the same normalisation (:func:`normalize`) is done in
@@ -6,10 +6,11 @@ Python, training goes through ``fasttext.train_supervised`` on a temporary
 file in fastText's ``__label__k text`` format, and class probabilities come
 from ``predict(k=-1)``, reordered into columns by class id.
 
-It is not an ``nn.Module`` and is not in ``MODELS``; workflows use it when
-the proxy arch is :data:`FASTTEXT_ARCH`, with texts from
-``data.texts(split, indices)`` (see :meth:`FastTextProxy.fit_data` and
-:meth:`FastTextProxy.predict_proba_data`).
+:class:`FastTextProxy` is the model (not an ``nn.Module``, not in
+``MODELS``); :class:`FastTextLearner` is the learner of the proxy arch
+:data:`FASTTEXT_ARCH`, with texts from ``data.texts(split, indices)``. It
+gives class probabilities but no features and calls no training hooks, so
+it selects only by methods that need nothing more, and only as a proxy.
 """
 from __future__ import annotations
 
@@ -19,13 +20,23 @@ import logging
 import os
 import platform
 import tempfile
+import time
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
-from typing import Any, Iterable, Iterator, Optional, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Collection, Iterable, Iterator, Mapping, Optional, Sequence
 
 import numpy as np
 
+from svp.config import ModelConfig
+from svp.data import Data
+from svp.engine import distributed
+from svp.engine.fit import BatchHook, TrainResult
 from svp.errors import UsageError
+from svp.learners.base import Learner
+from svp.progress import bar
+from svp.rundir import FASTTEXT_MODEL, PROXY, atomic_save
+from svp.selection import Outputs
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +102,11 @@ class FastTextOptions:
     seed: int = 0
 
     @classmethod
-    def from_dict(cls, values: dict) -> "FastTextOptions":
-        """Build options from a dict (``ModelConfig.fasttext``), rejecting unknown keys."""
+    def from_dict(cls, values: Mapping[str, Any], flags: Mapping[str, str] = {}) -> "FastTextOptions":
+        """Options from a dict (``ModelConfig.options``): unknown keys, wrong types and values <= 0 refused.
+
+        ``flags`` names the command-line option behind each key, for messages.
+        """
         defaults = {f.name: f.default for f in fields(cls)}
         unknown = sorted(set(values) - set(defaults))
         if unknown:
@@ -105,7 +119,22 @@ class FastTextOptions:
                 converted[name] = kind(value)
             except (TypeError, ValueError):
                 raise UsageError(f"fastText option {name}={value!r} is not {kind.__name__}") from None
+            if name != "seed" and converted[name] <= 0:
+                raise UsageError(f"{flags.get(name, name)} must be positive for fastText, got {converted[name]}")
         return cls(**converted)
+
+
+def fasttext_config(values: Mapping[str, Any], flags: Mapping[str, str] = {}) -> ModelConfig:
+    """The ModelConfig of a fastText proxy: ``values`` over :class:`FastTextOptions`' defaults.
+
+    Its one-segment schedule repeats fastText's epochs and learning rate,
+    so config.json shows what was trained. ``flags`` names the
+    command-line option behind each key, for messages.
+    """
+    options = asdict(FastTextOptions.from_dict(values, flags))
+    del options["seed"]  # each training takes the run's seed for its phase
+    return ModelConfig(arch=FASTTEXT_ARCH, epochs=(options["epochs"],),
+                       learning_rates=(options["learning_rate"],), options=options)
 
 
 class FastTextProxy:
@@ -125,7 +154,7 @@ class FastTextProxy:
 
     @classmethod
     def from_options(cls, values: dict, seed: Optional[int] = None) -> "FastTextProxy":
-        """A proxy from a dict of options (``ModelConfig.fasttext``); unknown keys are a UsageError.
+        """A proxy from a dict of options (``ModelConfig.options``); unknown keys are a UsageError.
 
         ``seed``, when given, overrides the dict's.
         """
@@ -245,8 +274,6 @@ class FastTextProxy:
         indices = np.asarray(indices, dtype=np.int64)
         if out is None:
             out = np.empty((len(indices), self._classes()), dtype=np.float32)
-        from svp.engine.progress import bar
-
         for start in bar(range(0, len(indices), CHUNK_SIZE), desc="fastText inference"):
             chunk = indices[start:start + CHUNK_SIZE]
             self._predict_chunk(data.texts(split, chunk), out[start:start + len(chunk)])
@@ -256,9 +283,7 @@ class FastTextProxy:
         """Write the trained model (fastText's ``.bin`` format) to ``path``, atomically."""
         if self.model is None:
             raise RuntimeError("FastTextProxy.save called before fit")
-        tmp = f"{path}.tmp"
-        self.model.save_model(tmp)
-        os.replace(tmp, path)
+        atomic_save(path, lambda tmp: self.model.save_model(str(tmp)))
 
     @classmethod
     def load(cls, path: str | os.PathLike, num_classes: int) -> "FastTextProxy":
@@ -345,7 +370,63 @@ def iter_texts(data: Any, split: str, indices: Sequence[int] | np.ndarray,
     str
     """
     if getattr(data, "texts", None) is None:
-        raise UsageError(f"--proxy-arch fasttext needs a text dataset; {data.name} has no raw texts")
+        raise ValueError(f"fastText reads raw texts; {data.name} has none")
     indices = np.asarray(indices, dtype=np.int64)
     for start in range(0, len(indices), chunk_size):
         yield from data.texts(split, indices[start:start + chunk_size])
+
+
+class FastTextLearner(Learner):
+    """Trains a :class:`FastTextProxy` with ``config.options``; keeps the last one."""
+
+    roles = (PROXY,)
+    provides = frozenset({"probs"})
+    model: Optional[FastTextProxy] = None
+
+    @classmethod
+    def archs(cls) -> Collection[str]:
+        return (FASTTEXT_ARCH,)
+
+    @classmethod
+    def check(cls, config: ModelConfig, flag: str, method: Optional[str], data: Optional[Data] = None) -> None:
+        """Refuse methods that need more than probabilities, bad options, and data without texts."""
+        super().check(config, flag, method, data)
+        FastTextOptions.from_dict(config.options)
+        if method is not None and data is not None and getattr(data, "texts", None) is None:
+            raise UsageError(f"{flag} {FASTTEXT_ARCH} needs a text dataset (e.g. amazon_review_polarity); "
+                             f"{data.name} has no raw texts")
+
+    def train(self, labeled: np.ndarray, out_dir: Path, seed: int,
+              hooks: Sequence[BatchHook] = ()) -> TrainResult:
+        """Train on ``labeled`` (shuffled by ``seed``), save the model in ``out_dir``, measure accuracies."""
+        assert not hooks, "fastText calls no training hooks (check() refuses methods that need them)"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        proxy = FastTextProxy.from_options(self.config.options, seed=seed)
+        proxy.fit_data(self.env.data, "train", labeled, seed=seed, tmp_dir=out_dir)
+        train_time = time.perf_counter() - start
+        if distributed.is_main():
+            proxy.save(out_dir / FASTTEXT_MODEL)
+        self.model = proxy
+        train_acc, _ = self._accuracy("train", labeled)
+        dev_acc, dev_time = self._accuracy("train", self.env.dev) if len(self.env.dev) else (-1.0, 0.0)
+        test_acc, test_time = -1.0, 0.0
+        if self.env.track_test:
+            test_acc, test_time = self._accuracy("test", np.arange(self.env.data.size("test")))
+        return TrainResult(proxy, len(labeled), train_acc, dev_acc, test_acc, train_time, dev_time, test_time)
+
+    def _accuracy(self, split: str, indices: np.ndarray) -> tuple[float, float]:
+        """Accuracy of the current model on ``indices`` of ``split``, and the seconds it took."""
+        start = time.perf_counter()
+        probs = self.model.predict_proba_data(self.env.data, split, indices)
+        correct = probs.argmax(axis=1) == self.env.data.targets(split)[np.asarray(indices, dtype=np.int64)]
+        return float(correct.mean()) if len(correct) else -1.0, time.perf_counter() - start
+
+    def load(self, out_dir: Path) -> None:
+        self.model = FastTextProxy.load(out_dir / FASTTEXT_MODEL, self.env.data.num_classes)
+
+    def score(self, indices: np.ndarray, needs: frozenset) -> Outputs:
+        """Class probabilities of ``indices`` of the training split."""
+        assert needs <= self.provides, f"fastText gives class probabilities only, not {sorted(needs)}"
+        indices = np.asarray(indices, dtype=np.int64)
+        return Outputs(indices, self.model.predict_proba_data(self.env.data, "train", indices))

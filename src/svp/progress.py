@@ -1,7 +1,8 @@
 """Progress bars: tqdm on every loop a person waits on, silent when asked.
 
 Bars show on a terminal and hide when output goes to a file or pipe (tqdm's
-``disable=None``); ``--quiet`` hides them everywhere.
+``disable=None``); ``--quiet`` hides them everywhere, and so does every
+process but the first under ``torchrun`` (see ``engine.distributed``).
 """
 from __future__ import annotations
 
@@ -19,7 +20,5 @@ def set_quiet(quiet: bool) -> None:
 
 def bar(iterable: Optional[Iterable] = None, **kwargs) -> tqdm:
     """A tqdm bar that honours ``--quiet`` and hides off-terminal."""
-    from svp.engine.distributed import is_main
-
-    disable = True if (_quiet or not is_main()) else None
+    disable = True if _quiet else None
     return tqdm(iterable, disable=disable, leave=False, dynamic_ncols=True, **kwargs)

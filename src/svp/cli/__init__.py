@@ -1,0 +1,146 @@
+"""One command line for every workflow: ``svp {train,active,coreset,report,list}``.
+
+Options are declared once (:mod:`svp.cli.options`) and turned into configs
+by :mod:`svp.cli.parse`. Domain entry points (``python -m svp.cifar``,
+``svp.imagenet``, ``svp.amazon``) call :func:`main` with their own
+:class:`Domain`.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Callable, Optional, Sequence
+
+from svp import progress
+from svp.cli.domain import GENERIC, Command, Domain, OptionGroup
+from svp.cli.options import DATA, MODEL, RUNTIME, WORKFLOW_COMMANDS, add_options, add_proxy_twins
+from svp.cli.parse import build_config, typed_fields
+from svp.data import DATASETS
+from svp.engine.distributed import is_main
+from svp.errors import UsageError
+from svp.learners import archs_for
+from svp.report import report, run_summary
+from svp.rundir import PROXY, REPORT_CSV, REPORT_DIR, REPORT_MD, TARGET
+from svp.selection import METHODS
+from svp.workflows import WORKFLOWS
+from svp.workflows.resume import resumed_config
+
+__all__ = ["Command", "Domain", "GENERIC", "OptionGroup", "build_config", "build_parser", "main"]
+
+log = logging.getLogger("svp")
+
+DESCRIPTION = ("Selection via Proxy: fast data selection for deep learning "
+               "(active learning and core-set selection).")
+LISTS = ("models", "datasets", "methods")
+
+
+def build_parser(domain: Domain = GENERIC) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=domain.prog, description=DESCRIPTION)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in domain.commands:
+        if name in domain.extra_commands:
+            domain.extra_commands[name].add_parser(commands, domain)
+        elif name in WORKFLOW_COMMANDS:
+            _workflow_parser(commands, name, domain)
+        else:
+            PARSERS[name](commands, domain)
+    return parser
+
+
+def _workflow_parser(commands, name: str, domain: Domain) -> None:
+    command = WORKFLOW_COMMANDS[name]
+    parser = commands.add_parser(name, help=command.help, description=command.help)
+    add_options(parser.add_argument_group("run"), RUNTIME, domain)
+    add_options(parser.add_argument_group("data"), DATA, domain,
+                choices={"dataset": domain.datasets or tuple(sorted(DATASETS))})
+    add_options(parser.add_argument_group("model"), MODEL, domain)
+    if command.proxy:
+        add_proxy_twins(parser.add_argument_group("proxy (each defaults to its target twin)"))
+        extra = domain.proxy_options
+        if extra is not None:
+            add_options(parser.add_argument_group(extra.title), extra.options, domain, extra.defaults)
+    if command.options:
+        add_options(parser.add_argument_group("selection"), command.options, domain, command.config)
+
+
+def _report_parser(commands, domain: Domain) -> None:
+    parser = commands.add_parser("report", help="tables and plots from run directories")
+    parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories (or folders of them)")
+    parser.add_argument("--baseline", help="run to compare the others against (speed-ups, accuracy gaps)")
+    parser.add_argument("--out", help=f"where to write {REPORT_CSV}, {REPORT_MD} and the plots "
+                        f"(default: RUN_DIR/{REPORT_DIR})")
+
+
+def _list_parser(commands, domain: Domain) -> None:
+    parser = commands.add_parser("list", help="list architectures, datasets and selection methods")
+    parser.add_argument("what", nargs="?", choices=LISTS, help="list only these (default: all three)")
+
+
+def _models_parser(commands, domain: Domain) -> None:
+    commands.add_parser("models", help="list architectures (same as `list models`)")
+
+
+# commands that are not workflows: name -> add_parser(commands, domain)
+PARSERS: dict[str, Callable] = {"report": _report_parser, "list": _list_parser, "models": _models_parser}
+
+
+def _list(args: argparse.Namespace, domain: Domain) -> int:
+    what = "models" if args.command == "models" else args.what
+    if what in (None, "models"):
+        both = archs_for(TARGET)
+        proxy_only = [arch for arch in archs_for(PROXY) if arch not in both]
+        print("architectures:", ", ".join(both), f"(and {', '.join(proxy_only)} as a proxy)" if proxy_only else "")
+    if what in (None, "datasets"):
+        print("datasets:", ", ".join(domain.datasets or sorted(DATASETS)))
+    if what in (None, "methods"):
+        print("selection methods:", ", ".join(METHODS))
+    return 0
+
+
+def _report(args: argparse.Namespace, domain: Domain) -> int:
+    text, _ = report(args.runs, args.out, args.baseline)
+    print(text)  # ends with the paths written
+    return 0
+
+
+# commands that are not workflows: name -> handler(args, domain) -> exit code
+HANDLERS: dict[str, Callable[[argparse.Namespace, Domain], int]] = {
+    "report": _report, "list": _list, "models": _list}
+
+
+def setup_logging(quiet: bool) -> None:
+    progress.set_quiet(quiet)
+    level = logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    log.setLevel(level)  # also when logging was configured before (basicConfig then does nothing)
+
+
+def main(argv: Optional[Sequence[str]] = None, domain: Domain = GENERIC) -> int:
+    """Entry point of ``svp`` and of the domain shims; returns the exit code."""
+    parser = build_parser(domain)
+    args = parser.parse_args(argv)
+    try:
+        if args.command in HANDLERS:
+            return HANDLERS[args.command](args, domain)
+        setup_logging(args.quiet)
+        run = _run(args, domain, argv)
+    except UsageError as error:
+        parser.exit(2, f"{domain.prog}: error: {error}\n")
+    if not is_main():  # under torchrun the summary shows once
+        return 0
+    print(run_summary(run))
+    print(f"results: {run}")
+    return 0
+
+
+def _run(args: argparse.Namespace, domain: Domain, argv: Optional[Sequence[str]]):
+    """Build the config (the saved one when resuming) and run its workflow; return the run directory."""
+    config = build_config(args, domain)
+    if config.runtime.resume:
+        config = resumed_config(config, typed_fields(build_parser(domain), domain, argv, config.workflow))
+    return WORKFLOWS[config.workflow](config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,406 @@
+"""Run directories -> :class:`RunSummary`: what each run says, in fractions and seconds.
+
+Reads the run directories that :mod:`svp.workflows` write (see the "Run
+directory contract" in DESIGN.md) and those of the original implementation
+(stanford-futuredata/selection-via-proxy), and summarises each run: accuracy
+of the proxy and the target at each number of labeled examples, and where
+the time went (proxy training, selection inference and ranking, target
+training).
+
+Formats read
+------------
+``config.json``
+    Nested (ours: ``{"workflow", "data": {"dataset"}, "target": {"arch"},
+    "proxy": {"arch"}, "selection_method", ...}``; a train run has ``"model"``)
+    or flat (the original's: ``{"dataset", "arch", "proxy_arch",
+    "selection_method", "initial_subset", "rounds", "subset", ...}``; the
+    workflow is inferred: ``rounds``/``initial_subset`` -> active,
+    ``subset`` -> coreset, otherwise train).
+``proxy.csv`` (or the older ``selector.csv``), ``target.csv``, ``results.csv``
+    One row per training: ``nexamples, train_accuracy, dev_accuracy,
+    test_accuracy, train_time, dev_time, test_time``.
+``selection.csv``
+    One row per selection: ``nexamples, current_nexamples, new_nexamples,
+    total_time, inference_time, ranking_time``.
+
+Conventions
+-----------
+* Times are float seconds or Python ``timedelta`` strings (``"0:01:23.4"``,
+  ``"2 days, 1:00:00"``); both are read as seconds. Empty times count as 0.
+* Accuracies are fractions or percent: if any accuracy in a CSV file is
+  greater than 1, every accuracy in that file is taken as percent and
+  divided by 100. Empty, NaN and negative (``-1``) accuracies are missing.
+* The accuracy of a training is its test accuracy, or its dev accuracy when
+  the test accuracy is missing. :class:`RunSummary` holds fractions; the
+  tables show percent.
+* Training times are the ``train_time`` column only (evaluation on the dev
+  and test splits is not counted).
+* Selection time is inference + ranking; a ``selection.csv`` with neither
+  column falls back to ``total_time``.
+* When the target *is* the proxy (``target.csv`` links to ``proxy.csv``, or
+  no ``target.csv`` and the config trains both alike), the target numbers
+  are the proxy's and the total time counts that training once.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Optional, Sequence
+
+from svp.errors import UsageError
+from svp.rundir import CONFIG, LEGACY_PROXY_CSV, PROXY_CSV, RESULTS_CSV, SELECTION_CSV, TARGET_CSV
+
+log = logging.getLogger(__name__)
+
+PROXY_CSVS = (PROXY_CSV, LEGACY_PROXY_CSV)
+
+_TIMEDELTA = re.compile(
+    r"^\s*(?:(?P<days>-?\d+) days?, )?(?P<h>\d+):(?P<m>\d{1,2}):(?P<s>\d{1,2}(?:\.\d*)?)\s*$")
+_ACCURACY_COLUMNS = ("train_accuracy", "dev_accuracy", "test_accuracy")
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What one run directory says, in fractions and seconds.
+
+    Attributes
+    ----------
+    path : str
+        The run directory.
+    dataset, workflow, proxy_arch, target_arch, method : str or None
+        From ``config.json`` (``proxy_arch`` and ``method`` are None for a
+        train run).
+    sizes : list of int
+        Every number of labeled examples a proxy or target was trained on,
+        ascending.
+    proxy_accuracy, target_accuracy : dict of int to float
+        Accuracy (fraction) by number of labeled examples: test accuracy,
+        dev accuracy where the test accuracy is missing.
+    proxy_train_time, target_train_time : float
+        Seconds spent training, summed over all trainings.
+    inference_time, ranking_time, selection_time : float
+        Seconds spent selecting, summed over all rounds;
+        ``selection_time`` is inference + ranking.
+    shared : bool
+        True when the target is the proxy (trained once).
+    accuracy_split : str
+        Which split the accuracies come from: "test", "dev", "test+dev"
+        (mixed) or "" (none recorded).
+    """
+
+    path: str
+    dataset: Optional[str]
+    workflow: str
+    proxy_arch: Optional[str]
+    target_arch: Optional[str]
+    method: Optional[str]
+    sizes: list[int]
+    proxy_accuracy: dict[int, float]
+    target_accuracy: dict[int, float]
+    proxy_train_time: float
+    inference_time: float
+    ranking_time: float
+    selection_time: float
+    target_train_time: float
+    shared: bool = False
+    accuracy_split: str = "test"
+
+    @property
+    def name(self) -> str:
+        """The run directory's base name (its timestamp)."""
+        return os.path.basename(os.path.normpath(self.path))
+
+    @property
+    def total_time(self) -> float:
+        """Proxy training + selection + target training, in seconds."""
+        target = 0.0 if self.shared else self.target_train_time
+        return self.proxy_train_time + self.selection_time + target
+
+    @property
+    def description(self) -> str:
+        """A short label: ``method proxy->target`` (or the arch of a train run)."""
+        if self.workflow == "train" or self.proxy_arch is None:
+            return f"train {self.target_arch}"
+        return f"{self.method} {self.proxy_arch}->{self.target_arch}"
+
+
+@dataclass
+class _Trainings:
+    accuracy: dict[int, float] = field(default_factory=dict)
+    train_time: float = 0.0
+    splits: set = field(default_factory=set)
+
+
+# ----------------------------------------------------------------- parsing
+
+def parse_seconds(value: Any) -> float:
+    """Seconds from a float, a float string or a ``timedelta`` string.
+
+    Parameters
+    ----------
+    value : str, float, int or None
+        ``12.5``, ``"12.5"``, ``"0:00:12.500000"``, ``"1 day, 2:00:00"``;
+        None or ``""`` read as 0.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        When ``value`` is none of these.
+    """
+    if value is None:
+        return 0.0
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip()
+    if not text:
+        return 0.0
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    match = _TIMEDELTA.match(text)
+    if match is None:
+        raise ValueError(f"not seconds or a duration like 0:01:23.5: {value!r}")
+    days = int(match["days"] or 0)
+    return days * 86400.0 + int(match["h"]) * 3600.0 + int(match["m"]) * 60.0 + float(match["s"])
+
+
+def _parse_accuracy(value: Optional[str]) -> Optional[float]:
+    """A raw accuracy, or None when missing (empty, NaN, negative)."""
+    if value is None or not value.strip():
+        return None
+    number = float(value)
+    if math.isnan(number) or number < 0:
+        return None
+    return number
+
+
+def _read_csv(path: str, required: Sequence[str]) -> list[dict[str, str]]:
+    """The rows of a CSV file whose header has every ``required`` column."""
+    try:
+        with open(path, newline="") as handle:
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            header = reader.fieldnames or []
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror}") from error
+    missing = [column for column in required if column not in header]
+    if missing:
+        raise UsageError(f"{path} is not a results file: it lacks the column(s) "
+                         f"{', '.join(missing)} (header: {','.join(header) or 'empty'})")
+    return rows
+
+
+def _read_trainings(path: str) -> _Trainings:
+    """Accuracy by size and total training time from proxy/target/results.csv."""
+    rows = _read_csv(path, ("nexamples",))
+    try:
+        raw = [{c: _parse_accuracy(row.get(c)) for c in _ACCURACY_COLUMNS} for row in rows]
+        scale = 100.0 if any(v is not None and v > 1 for r in raw for v in r.values()) else 1.0
+        result = _Trainings()
+        for row, accuracies in zip(rows, raw):
+            size = int(float(row["nexamples"]))
+            split = "test" if accuracies["test_accuracy"] is not None else "dev"
+            accuracy = accuracies[f"{split}_accuracy"]
+            if accuracy is not None:
+                result.accuracy[size] = accuracy / scale  # a later row wins
+                result.splits.add(split)
+            result.train_time += parse_seconds(row.get("train_time"))
+    except ValueError as error:
+        raise UsageError(f"{path}: bad value: {error}") from error
+    return result
+
+
+def _read_selection(path: str) -> tuple[float, float, float]:
+    """(inference, ranking, selection) seconds summed over selection.csv."""
+    rows = _read_csv(path, ())
+    if not rows:
+        return 0.0, 0.0, 0.0
+    try:
+        inference = sum(parse_seconds(r.get("inference_time")) for r in rows)
+        ranking = sum(parse_seconds(r.get("ranking_time")) for r in rows)
+        split = any(k in rows[0] for k in ("inference_time", "ranking_time"))
+        selection = inference + ranking if split else sum(
+            parse_seconds(r.get("total_time")) for r in rows)
+    except ValueError as error:
+        raise UsageError(f"{path}: bad value: {error}") from error
+    return inference, ranking, selection
+
+
+def _read_config(run_dir: str) -> dict:
+    path = os.path.join(run_dir, CONFIG)
+    try:
+        with open(path) as handle:
+            config = json.load(handle)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"cannot read {path}: {error}") from error
+    if not isinstance(config, dict):
+        raise UsageError(f"{path} does not hold a JSON object")
+    return config
+
+
+def _same_model(config: dict) -> bool:
+    """Whether the config trains proxy and target alike (no target.csv needed)."""
+    if isinstance(config.get("target"), dict) and isinstance(config.get("proxy"), dict):
+        strip = {"eval_batch_size": None}
+        return {**config["target"], **strip} == {**config["proxy"], **strip}
+    proxy_keys = [k for k in config if k.startswith("proxy_") and "eval" not in k]
+    return bool(proxy_keys) and all(
+        config[k] == config.get(k[len("proxy_"):]) for k in proxy_keys)
+
+
+def _describe(config: dict, is_train: bool) -> dict[str, Optional[str]]:
+    """Workflow, dataset, archs and method from a nested or flat config."""
+    if isinstance(config.get("data"), dict):  # ours: nested
+        model = config.get("target") or config.get("model") or {}
+        return {"workflow": config.get("workflow") or ("train" if is_train else None),
+                "dataset": config["data"].get("dataset"),
+                "target_arch": model.get("arch"),
+                "proxy_arch": (config.get("proxy") or {}).get("arch"),
+                "method": config.get("selection_method")}
+    if "rounds" in config or "initial_subset" in config:
+        workflow = "active"
+    elif "subset" in config:
+        workflow = "coreset"
+    else:
+        workflow = "train"
+    return {"workflow": config.get("workflow", workflow), "dataset": config.get("dataset"),
+            "target_arch": config.get("arch"), "proxy_arch": config.get("proxy_arch"),
+            "method": config.get("selection_method")}
+
+
+# ------------------------------------------------------------------ loading
+
+def _existing(run_dir: str, names: Iterable[str]) -> Optional[str]:
+    for name in names:
+        path = os.path.join(run_dir, name)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def _not_a_run(path: str, why: str) -> UsageError:
+    return UsageError(
+        f"{path} is not a run directory ({why}): expected a directory holding "
+        f"{CONFIG} and {PROXY_CSV}/{TARGET_CSV}/{SELECTION_CSV} (or {RESULTS_CSV} for a "
+        f"train run), or a directory of such run directories")
+
+
+def _load_trainings(run_dir: str, config: dict) -> tuple[_Trainings, _Trainings, bool, bool]:
+    """(proxy, target, shared, is_train) trainings of a run directory."""
+    proxy_csv = _existing(run_dir, PROXY_CSVS)
+    target_csv = _existing(run_dir, (TARGET_CSV,))
+    if proxy_csv is None and target_csv is None:
+        results = _existing(run_dir, (RESULTS_CSV,))
+        if results is None:
+            raise _not_a_run(run_dir, f"no {PROXY_CSV}, {TARGET_CSV} or {RESULTS_CSV}")
+        return _Trainings(), _read_trainings(results), False, True
+    proxy = _read_trainings(proxy_csv) if proxy_csv else _Trainings()
+    if target_csv is not None:
+        shared = proxy_csv is not None and os.path.samefile(proxy_csv, target_csv)
+        return proxy, _read_trainings(target_csv), shared, False
+    shared = _same_model(config)
+    return proxy, (proxy if shared else _Trainings()), shared, False
+
+
+def load_run(path: str) -> RunSummary:
+    """Summarise one run directory.
+
+    Parameters
+    ----------
+    path : str
+        A ``RUN_DIR/<timestamp>`` directory (ours or the original's).
+
+    Returns
+    -------
+    RunSummary
+
+    Raises
+    ------
+    UsageError
+        When ``path`` is not a run directory or a file in it is malformed.
+    """
+    if not os.path.isdir(path):
+        raise _not_a_run(path, "no such directory")
+    if not os.path.isfile(os.path.join(path, CONFIG)):
+        raise _not_a_run(path, f"no {CONFIG}")
+    config = _read_config(path)
+    proxy, target, shared, is_train = _load_trainings(path, config)
+    selection_csv = _existing(path, (SELECTION_CSV,))
+    inference, ranking, selection = (
+        _read_selection(selection_csv) if selection_csv else (0.0, 0.0, 0.0))
+    described = _describe(config, is_train)
+    splits = proxy.splits | target.splits
+    return RunSummary(
+        path=path, dataset=described["dataset"], workflow=described["workflow"] or "",
+        proxy_arch=None if is_train else described["proxy_arch"],
+        target_arch=described["target_arch"],
+        method=None if is_train else described["method"],
+        sizes=sorted(set(proxy.accuracy) | set(target.accuracy)),
+        proxy_accuracy=dict(sorted(proxy.accuracy.items())),
+        target_accuracy=dict(sorted(target.accuracy.items())),
+        proxy_train_time=proxy.train_time, inference_time=inference,
+        ranking_time=ranking, selection_time=selection,
+        target_train_time=target.train_time, shared=shared,
+        accuracy_split="+".join(sorted(splits, reverse=True)))
+
+
+def find_runs(path: str) -> list[str]:
+    """``path`` itself if it is a run directory, else the run directories in it.
+
+    Raises
+    ------
+    UsageError
+        When ``path`` is neither a run directory nor holds any.
+    """
+    if not os.path.isdir(path):
+        raise _not_a_run(path, "no such directory")
+    if os.path.isfile(os.path.join(path, CONFIG)):
+        return [path]
+    children = sorted(os.path.join(path, name) for name in os.listdir(path))
+    runs = [child for child in children if os.path.isfile(os.path.join(child, CONFIG))]
+    if not runs:
+        raise _not_a_run(path, f"no {CONFIG} in it or in any directory in it")
+    return runs
+
+
+def load_runs(paths: Sequence[str]) -> list[RunSummary]:
+    """Load every run named by ``paths`` (run directories or their parents).
+
+    Run directories found inside a parent that hold no results yet (a run
+    still starting, or one that failed early) are skipped with a warning;
+    a run directory named directly must hold results.
+    """
+    runs: list[RunSummary] = []
+    for path in paths:
+        found = find_runs(path)
+        for run_dir in found:
+            try:
+                runs.append(load_run(run_dir))
+            except UsageError as error:
+                if found == [path]:
+                    raise
+                log.warning("skipping %s: %s", run_dir, error)
+    if not runs:
+        raise UsageError(f"no finished runs in {', '.join(paths)}")
+    return runs
+
+
+def selection_seconds(run_dir: str) -> dict[int, float]:
+    """Seconds of each selection (inference + ranking, else total) by the labeled-set size it produced."""
+    path = os.path.join(run_dir, SELECTION_CSV)
+    seconds: dict[int, float] = {}
+    if os.path.exists(path):
+        for row in _read_csv(path, ("nexamples",)):
+            parts = [parse_seconds(row.get(k)) for k in ("inference_time", "ranking_time")]
+            seconds[int(float(row["nexamples"]))] = sum(parts) or parse_seconds(row.get("total_time"))
+    return seconds

@@ -1,0 +1,205 @@
+"""The run directory: every file name in it, and how each is written.
+
+Layout (names follow the original implementation so analysis scripts keep
+working)::
+
+    RUN_DIR/<timestamp>/config.json, proxy.csv, target.csv, selection.csv,
+                        initial_subset_<n>.index, dev.index, selected.index,
+                        proxy/<n>/labeled_<n>.index, target/<n>/labeled_<n>.index,
+                        <role>/<n>/checkpoint_best_model.t7 (and checkpoint_<epoch>.t7)
+
+This module is the only one that spells these names (a test checks it):
+workflows, replay, resume and report import them from here.
+
+Every write goes to a temporary file in the same folder and is moved into
+place with ``os.replace``, so a kill at any moment leaves either the old or
+the new file, never a torn one.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Optional
+
+import numpy as np
+
+from svp._faults import fault_point
+
+TEMP_SUFFIX = ".tmp"  # atomic_write's temporaries: ".<name>.<random>.tmp" beside <name>
+
+# ------------------------------------------------------------------ names
+CONFIG = "config.json"              # every resolved option (see workflows.setup.describe)
+PROXY, TARGET = "proxy", "target"   # the two roles: each has <role>.csv and a <role>/<n>/ folder per training
+PROXY_CSV, TARGET_CSV = f"{PROXY}.csv", f"{TARGET}.csv"  # one row per training
+SELECTION_CSV = "selection.csv"     # one row per selection
+RESULTS_CSV = "results.csv"         # `train`: its one row
+TRAIN_INDEX = "train.index"         # `train`: the examples trained on
+DEV_INDEX = "dev.index"             # the dev set split off by --validation
+SELECTED_INDEX = "selected.index"   # `coreset`: the subset kept
+FORGETTING_COUNTS = "forgetting_events.npy"   # `coreset`: the proxy's forgetting counts
+BEST_CHECKPOINT = "checkpoint_best_model.t7"
+FASTTEXT_MODEL = "fasttext.bin"     # the fastText proxy's model, beside its labeled index
+REPORT_DIR = "report"               # `svp report`'s default output folder inside a run
+REPORT_CSV, REPORT_MD, ACCURACY_PNG, TIME_PNG = "report.csv", "report.md", "accuracy.png", "time.png"
+
+# The original implementation's older names, read by replay and report.
+LEGACY_PROXY = "selector"
+LEGACY_PROXY_CSV = f"{LEGACY_PROXY}.csv"
+#: Where the labeled sets of an active run lie: ours first, then the original's older names.
+LABELED_INDEX_GLOBS = (f"{PROXY}/*/labeled_*.index", f"{LEGACY_PROXY}/*/labelled_*.index",
+                       f"{LEGACY_PROXY}/*/labeled_*.index")
+#: A source run's proxy and selection results, linked into a replay's run directory.
+SELECTION_RESULTS = (PROXY_CSV, LEGACY_PROXY_CSV, SELECTION_CSV, PROXY, LEGACY_PROXY)
+_INDEX_SIZE = re.compile(r"_(\d+)\.index$")
+
+
+def role_csv(role: str) -> str:
+    """The results file of ``role`` (``proxy.csv`` or ``target.csv``)."""
+    return f"{role}.csv"
+
+
+def training_dir(run: Path, role: str, nexamples: int) -> Path:
+    """The folder of one training: its labeled index and checkpoints."""
+    return run / role / str(nexamples)
+
+
+def labeled_index(run: Path, role: str, nexamples: int) -> Path:
+    """The labeled set one training used."""
+    return training_dir(run, role, nexamples) / f"labeled_{nexamples}.index"
+
+
+def initial_subset_index(run: Path, nexamples: int) -> Path:
+    """The random first labeled set of an active run."""
+    return run / f"initial_subset_{nexamples}.index"
+
+
+def epoch_checkpoint(epoch: int) -> str:
+    """The name of the checkpoint kept after ``epoch`` (``--checkpoint all/last``)."""
+    return f"checkpoint_{epoch}.t7"
+
+
+def index_size(path: Path) -> int:
+    """The labeled-set size a ``..._<n>.index`` file name states."""
+    match = _INDEX_SIZE.search(path.name)
+    if match is None:
+        raise ValueError(f"{path.name} does not end in _<size>.index")
+    return int(match.group(1))
+
+
+
+def atomic_save(path: str | os.PathLike, save: Callable[[Path], None]) -> None:
+    """Have ``save(temporary)`` write a file, then move it to ``path``: readers never see it partial.
+
+    The temporary file lies beside ``path`` under a name :func:`remove_temporaries` knows.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    os.close(fd)
+    try:
+        save(Path(tmp))
+        os.chmod(tmp, 0o644)
+        fault_point(f"write:{path.name}")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write(path: str | os.PathLike, data: str | bytes) -> None:
+    """Write ``data`` to ``path`` so that readers never see a partial file."""
+    mode = "wb" if isinstance(data, bytes) else "w"
+
+    def save(tmp: Path) -> None:
+        with open(tmp, mode) as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    atomic_save(path, save)
+
+
+def remove_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files that writers killed mid-write left under ``folder``.
+
+    Only names :func:`atomic_write` gives its temporaries are touched;
+    returns the removed paths.
+    """
+    stale = sorted(Path(folder).rglob(f".*{TEMP_SUFFIX}"))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
+def create_run_dir(run_dir: str | os.PathLike, timestamp: str | None = None) -> Path:
+    """Make ``run_dir/<timestamp>`` (a new, unique folder) and return it."""
+    stamp = timestamp or datetime.now().strftime("%Y-%m-%d_%H-%M-%S.%f")
+    path = Path(run_dir) / stamp
+    path.mkdir(parents=True, exist_ok=False)
+    return path
+
+
+def save_json(path: str | os.PathLike, values: Mapping[str, Any]) -> None:
+    atomic_write(path, json.dumps(values, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def load_json(path: str | os.PathLike) -> dict:
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def read_rows(path: str | os.PathLike) -> list[dict[str, str]]:
+    """The rows of a results CSV, or ``[]`` when it does not exist yet."""
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def find_row(path: str | os.PathLike, nexamples: int) -> Optional[dict[str, str]]:
+    """The row of a results CSV recording a step on ``nexamples`` examples, if any."""
+    for row in read_rows(path):
+        if int(row["nexamples"]) == nexamples:
+            return row
+    return None
+
+
+def append_row(path: str | os.PathLike, row: Mapping[str, Any]) -> None:
+    """Add one row to a results CSV, rewriting it atomically.
+
+    Results files hold one row per training or selection (tens of rows), so
+    rewriting the whole file is cheap and keeps every write all-or-nothing.
+    """
+    rows = read_rows(path)
+    fields = list(rows[0].keys()) if rows else list(row.keys())
+    fields += [key for key in row if key not in fields]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    writer.writerow({key: _cell(value) for key, value in row.items()})
+    atomic_write(path, buffer.getvalue())
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, float):
+        return repr(value)
+    return value
+
+
+def save_index(path: str | os.PathLike, indices: Iterable[int]) -> None:
+    """Save dataset indices, one integer per line (the original's format)."""
+    values = np.asarray(list(indices) if not isinstance(indices, np.ndarray) else indices, dtype=np.int64)
+    atomic_write(path, "".join(f"{int(i)}\n" for i in values))
+
+
+def load_index(path: str | os.PathLike) -> np.ndarray:
+    """Read an index file written by :func:`save_index` (or by hand)."""
+    return np.loadtxt(path, dtype=np.int64, ndmin=1)

@@ -1,0 +1,122 @@
+"""What every workflow does first: check the config, then seed, device, data, splits, run directory.
+
+Everything that can fail on bad input (unknown names, a learner asked for
+what it cannot do, budgets larger than the pool, a missing dataset) fails
+here, before any training and before the run directory is created.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import platform
+import secrets
+import sys
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+import numpy as np
+import torch
+
+import svp
+from svp import config as cfg
+from svp import rundir
+from svp.data import Data, open_dataset, split_dev
+from svp.engine import distributed
+from svp.engine.device import pick_device
+from svp.errors import UsageError
+from svp.learners import Environment, archs_for, learner_kind
+from svp.selection import ACTIVE_METHODS, CORESET_METHODS
+from svp.workflows.context import Context
+
+log = logging.getLogger(__name__)
+
+#: The selection methods each selecting workflow offers.
+WORKFLOW_METHODS = {"active": ACTIVE_METHODS, "coreset": CORESET_METHODS}
+
+Validator = Callable[[Any, Data, np.ndarray, np.ndarray], None]
+
+
+def open_run(config: Any, validate: Optional[Validator] = None) -> Context:
+    """Check the config, load data, check it against the data, then create (or reopen) the run directory.
+
+    ``validate(config, data, pool, dev)`` raises :class:`UsageError` for
+    inputs that only the data can show to be wrong.
+    """
+    check_selection_method(config)
+    check_learners(config)
+    device = pick_device(config.runtime.cuda, config.runtime.devices)
+    distributed.init_from_env(device)
+    seed = resolve_seed(config.runtime.seed)
+    config = dataclasses.replace(config, runtime=dataclasses.replace(config.runtime, seed=seed))
+    data = open_dataset(config.data)
+    check_learners(config, data)
+    pool, dev = split_dev(data.size("train"), config.data.validation, config.data.shuffle, seed)
+    if validate is not None:
+        validate(config, data, pool, dev)
+    run = _run_directory(config)
+    log.info("run directory %s (seed %d, device %s)", run, seed, device)
+    env = Environment(data, device, dev, config.runtime.track_test_acc, config.runtime.checkpoint)
+    return Context(config, env, pool, run, seed)
+
+
+def resolve_seed(seed: Optional[int]) -> int:
+    """The given seed, or a fresh one shared by every rank."""
+    if seed is None:
+        seed = distributed.broadcast_object(secrets.randbelow(2**31 - 1))
+    return int(seed)
+
+
+def check_selection_method(config: Any) -> None:
+    """An unknown method, or one the workflow does not offer, fails before any data is read."""
+    allowed = WORKFLOW_METHODS.get(config.workflow)
+    if allowed is None or config.precomputed_selection:
+        return
+    if config.selection_method not in allowed:
+        raise UsageError(f"unknown --selection-method {config.selection_method!r}; "
+                         f"choose one of: {', '.join(allowed)}")
+
+
+def _learners(config: Any) -> Iterator[tuple[str, str, cfg.ModelConfig, Optional[str]]]:
+    """(role, flag, model, the method it selects by or None) of each model the config names."""
+    if hasattr(config, "model"):  # train
+        yield rundir.TARGET, "--arch", config.model, None
+        return
+    yield rundir.TARGET, "--arch", config.target, None
+    method = None if config.precomputed_selection else config.selection_method
+    yield rundir.PROXY, "--proxy-arch", config.proxy, method
+
+
+def check_learners(config: Any, data: Optional[Data] = None) -> None:
+    """Ask each model's kind of learner whether it can do its part (with ``data`` once loaded)."""
+    for role, flag, model, method in _learners(config):
+        kind = learner_kind(model.arch)
+        if kind is None or role not in kind.roles:
+            raise UsageError(f"unknown {flag} {model.arch!r}; choose one of: {', '.join(archs_for(role))}")
+        kind.check(model, flag, method, data)
+
+
+def _run_directory(config: Any) -> Path:
+    """A new run directory with config.json, or the one being resumed (its config.json untouched)."""
+    if config.runtime.resume:
+        path = Path(config.runtime.resume)
+        if distributed.is_main():
+            for stale in rundir.remove_temporaries(path):
+                log.info("removed %s, left by a write the interruption cut short", stale)
+        distributed.barrier()
+        return path
+    path = None
+    if distributed.is_main():
+        path = rundir.create_run_dir(config.runtime.run_dir)
+        rundir.save_json(path / rundir.CONFIG, describe(config))
+    return Path(distributed.broadcast_object(str(path)))
+
+
+def describe(config: Any) -> dict:
+    """config.json: every resolved option, plus versions and device."""
+    values = cfg.to_dict(config)
+    values["versions"] = {"svp": svp.__version__, "torch": torch.__version__, "python": sys.version.split()[0],
+                          "numpy": np.__version__}
+    values["device"] = {"cuda": torch.cuda.is_available() and config.runtime.cuda,
+                        "name": torch.cuda.get_device_name() if torch.cuda.is_available() else platform.processor(),
+                        "world_size": distributed.world_size(), "threads": torch.get_num_threads()}
+    return values
