@@ -84,16 +84,26 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
-class ActiveConfig:
+class SelectionConfig:
+    """What active learning and core-set selection share: a proxy selects, a target trains on it.
+
+    ``precomputed_selection`` replays an earlier run's selection instead
+    (only the target trains).
+    """
+
     data: DataConfig = DataConfig()
     target: ModelConfig = ModelConfig()
     proxy: ModelConfig = ModelConfig()
     runtime: RuntimeConfig = RuntimeConfig()
-    initial_subset: int = 1000
-    rounds: tuple[int, ...] = (4000, 5000, 5000, 5000, 5000)
     selection_method: str = "least_confidence"
     precomputed_selection: Optional[str] = None
     train_target: bool = True
+
+
+@dataclass(frozen=True)
+class ActiveConfig(SelectionConfig):
+    initial_subset: int = 1000
+    rounds: tuple[int, ...] = (4000, 5000, 5000, 5000, 5000)
     eval_target_at: tuple[int, ...] = ()
     workflow: str = "active"
 
@@ -107,15 +117,9 @@ class ActiveConfig:
 
 
 @dataclass(frozen=True)
-class CoresetConfig:
-    data: DataConfig = DataConfig()
-    target: ModelConfig = ModelConfig()
-    proxy: ModelConfig = ModelConfig()
-    runtime: RuntimeConfig = RuntimeConfig()
+class CoresetConfig(SelectionConfig):
     subset: int = 25000
     selection_method: str = "forgetting_events"
-    precomputed_selection: Optional[str] = None
-    train_target: bool = True
     workflow: str = "coreset"
 
 

@@ -44,3 +44,29 @@ def test_normalize_reads_uint8_exactly_like_float():
     normalize = Normalize((0.1, 0.5, 0.9), (0.2, 0.3, 0.4))
     assert torch.equal(normalize(x), normalize(x.float()))
     assert normalize(x.double()).dtype == torch.float32
+
+
+def test_normalize_is_exact():
+    batch = torch.tensor([[[[0, 255]], [[51, 102]]]], dtype=torch.uint8)
+    out = Normalize((0.5, 0.2), (0.25, 0.4))(batch)
+    expected = torch.tensor([[[[-2.0, 2.0]], [[0.0, 0.5]]]])
+    torch.testing.assert_close(out, expected)
+
+
+def test_crop_alone_is_a_window_of_the_padded_image():
+    x = torch.randint(0, 255, (6, 2, 5, 7), dtype=torch.uint8)
+    out = crop_and_flip(x, 2, flip=False, generator=torch.Generator().manual_seed(1))
+    g = torch.Generator().manual_seed(1)
+    dy, dx = torch.randint(0, 5, (6,), generator=g), torch.randint(0, 5, (6,), generator=g)
+    padded = F.pad(x, (2, 2, 2, 2))
+    for i in range(6):
+        assert torch.equal(out[i], padded[i, :, dy[i]:dy[i] + 5, dx[i]:dx[i] + 7])
+
+
+def test_flip_alone_mirrors_about_half():
+    x = torch.arange(2000 * 3, dtype=torch.float32).reshape(2000, 1, 1, 3)
+    out = crop_and_flip(x, 0, generator=torch.Generator().manual_seed(0))
+    flipped = (out[:, 0, 0, 0] == x[:, 0, 0, 2])
+    kept = (out[:, 0, 0, 0] == x[:, 0, 0, 0])
+    assert (flipped ^ kept).all()
+    assert 900 < int(flipped.sum()) < 1100

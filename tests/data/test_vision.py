@@ -6,11 +6,9 @@ import pickle
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from svp.config import DataConfig
 from svp.data import open_dataset, split_dev
-from svp.data.transforms import Normalize, random_crop, random_flip
 from svp.data.vision import read_idx
 from svp.errors import UsageError
 
@@ -54,32 +52,6 @@ def test_missing_cifar_batches_are_named(tmp_path, monkeypatch):
     (tmp_path / "cifar-10-batches-py").mkdir()
     with pytest.raises(UsageError, match="data_batch_1.*cifar.html"):
         open_dataset(DataConfig(dataset="cifar10", datasets_dir=str(tmp_path)))
-
-
-def test_normalize_is_exact():
-    batch = torch.tensor([[[[0, 255]], [[51, 102]]]], dtype=torch.uint8)
-    out = Normalize((0.5, 0.2), (0.25, 0.4))(batch)
-    expected = torch.tensor([[[[-2.0, 2.0]], [[0.0, 0.5]]]])
-    torch.testing.assert_close(out, expected)
-
-
-def test_random_crop_is_a_window_of_the_padded_image():
-    x = torch.randint(0, 255, (6, 2, 5, 7), dtype=torch.uint8)
-    out = random_crop(x, 2, generator=torch.Generator().manual_seed(1))
-    g = torch.Generator().manual_seed(1)
-    dy, dx = torch.randint(0, 5, (6,), generator=g), torch.randint(0, 5, (6,), generator=g)
-    padded = F.pad(x, (2, 2, 2, 2))
-    for i in range(6):
-        assert torch.equal(out[i], padded[i, :, dy[i]:dy[i] + 5, dx[i]:dx[i] + 7])
-
-
-def test_random_flip_mirrors_about_half():
-    x = torch.arange(2000 * 3, dtype=torch.float32).reshape(2000, 1, 1, 3)
-    out = random_flip(x, generator=torch.Generator().manual_seed(0))
-    flipped = (out[:, 0, 0, 0] == x[:, 0, 0, 2])
-    kept = (out[:, 0, 0, 0] == x[:, 0, 0, 0])
-    assert (flipped ^ kept).all()
-    assert 900 < int(flipped.sum()) < 1100
 
 
 def test_batches_follow_the_indices_and_return_them(fashion_env):

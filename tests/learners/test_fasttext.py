@@ -30,12 +30,21 @@ def _proxy() -> FastTextProxy:
     return FastTextProxy(dim=8, ngrams=2, bucket=10_000, threads=1, epochs=25, learning_rate=0.5, seed=1)
 
 
+def _texts(texts: list[str]) -> SimpleNamespace:
+    """A text dataset of ``texts`` (its training split), as the learner reads one."""
+    return SimpleNamespace(name="toy", texts=lambda split, idx: [texts[i] for i in idx])
+
+
+def _probs(proxy: FastTextProxy, texts: list[str]) -> np.ndarray:
+    return proxy.predict_proba_data(_texts(texts), "train", np.arange(len(texts)))
+
+
 def test_fits_and_predicts_in_class_order():
     # Class 2 most frequent, class 0 least: fastText lists labels as 2, 1, 0.
     texts, labels = _corpus({0: 20, 1: 40, 2: 60})
     proxy = _proxy().fit(texts, labels)
     assert proxy.model.labels[0] == "__label__2"
-    probs = proxy.predict_proba(["Good and GREAT.", "awful, bad", "okay... average", "lovely"])
+    probs = _probs(proxy, ["Good and GREAT.", "awful, bad", "okay... average", "lovely"])
     assert probs.dtype == np.float32 and probs.shape == (4, 3)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
     assert probs.argmax(axis=1).tolist() == [0, 1, 2, 0]
@@ -44,19 +53,19 @@ def test_fits_and_predicts_in_class_order():
 
 def test_absent_class_gets_zero_column():
     texts, labels = _corpus({0: 30, 2: 30})
-    probs = _proxy().fit(texts, labels, num_classes=3).predict_proba(["bad great", "meh"])
+    probs = _probs(_proxy().fit(texts, labels, num_classes=3), ["bad great", "meh"])
     assert probs.shape == (2, 3)
     assert (probs[:, 1] == 0).all()
     assert probs[1].argmax() == 2
 
 
-def test_generator_input_and_empty_text():
+def test_generator_input_and_empty_texts():
     texts, labels = _corpus({0: 20, 1: 20})
     proxy = _proxy().fit(iter(texts), labels)
-    probs = proxy.predict_proba(t for t in ["", "great"])
+    probs = _probs(proxy, ["", "great"])
     assert probs.shape == (2, 2)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
-    assert proxy.predict_proba([]).shape == (0, 2)
+    assert _probs(proxy, []).shape == (0, 2)
 
 
 def test_data_helpers_and_save(tmp_path):
@@ -73,7 +82,7 @@ def test_data_helpers_and_save(tmp_path):
     assert out.argmax(axis=1).tolist() == labels[40:50].tolist()
     proxy.save(tmp_path / "model.bin")
     loaded = FastTextProxy.load(tmp_path / "model.bin", num_classes=2)
-    np.testing.assert_allclose(loaded.predict_proba(texts[40:50]), out, rtol=1e-5)
+    np.testing.assert_allclose(_probs(loaded, texts[40:50]), out, rtol=1e-5)
 
 
 def test_normalize_matches_original_rules():
@@ -100,7 +109,7 @@ def test_small_models_train_without_nan():
     texts, labels = _corpus({0: 30, 1: 30})
     for seed in range(4):
         proxy = FastTextProxy(dim=16, ngrams=1, threads=1, epochs=5, learning_rate=0.1, seed=seed)
-        probs = proxy.fit(texts, labels).predict_proba(texts[:4])
+        probs = _probs(proxy.fit(texts, labels), texts[:4])
         assert np.isfinite(probs).all()
 
 

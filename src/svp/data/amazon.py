@@ -86,25 +86,6 @@ def _lookup_table() -> np.ndarray:
 _LUT = _lookup_table()
 
 
-def quantize(text: str, length: int = MAX_LENGTH) -> np.ndarray:
-    """Character codes of one document, as the loader computes them.
-
-    Parameters
-    ----------
-    text : str
-        The document ("title text" for a review).
-    length : int
-        Output length: longer documents are cut, shorter ones padded with 0.
-
-    Returns
-    -------
-    np.ndarray
-        uint8 codes of shape (length,).
-    """
-    raw = _ascii_bytes(text, length).ljust(length, b"\x00")
-    return _LUT[np.frombuffer(raw, dtype=np.uint8)]
-
-
 def _ascii_bytes(text: str, length: int) -> bytes:
     """Lowercased, cut to ``length`` characters, one byte per character (non-ASCII -> NUL)."""
     return text[:length].lower()[:length].encode("ascii", "svp.zero")

@@ -41,9 +41,9 @@ def crop_and_flip(batch: torch.Tensor, padding: int, flip: bool = True,
     """Random crop with zero padding, then a random horizontal flip, as one gather.
 
     Draws the crop offsets (rows, then columns) and then the flips, in that
-    order, so the result equals :func:`random_flip` of :func:`random_crop`
-    under the same random state; the flip is folded into the gather's
-    column offsets instead of being a second pass over the batch.
+    order; the flip is folded into the gather's column offsets instead of
+    being a second pass over the batch. ``padding=0`` only flips, ``flip=False``
+    only crops.
     """
     n, c, h, w = batch.shape
     device = batch.device
@@ -61,16 +61,6 @@ def crop_and_flip(batch: torch.Tensor, padding: int, flip: bool = True,
     offsets = rows[:, :, None] * (w + 2 * padding) + (dx[:, None] + cols)[:, None, :]  # (n, h, w)
     flat = batch.reshape(n, c, -1)
     return flat.gather(2, offsets.view(n, 1, h * w).expand(n, c, h * w)).view(n, c, h, w)
-
-
-def random_crop(batch: torch.Tensor, padding: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """Zero-pad each image by ``padding`` and crop it back at a random offset."""
-    return crop_and_flip(batch, padding, flip=False, generator=generator)
-
-
-def random_flip(batch: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """Mirror each image horizontally with probability 1/2."""
-    return crop_and_flip(batch, 0, flip=True, generator=generator)
 
 
 class Augment:

@@ -219,36 +219,17 @@ class FastTextProxy:
             raise UsageError(f"fastText training diverged (NaN) at learning rate {o.learning_rate}; "
                              "lower the fastText learning rate") from None
 
-    def predict_proba(self, texts: Iterable[str]) -> np.ndarray:
-        """Class probabilities of raw texts.
-
-        Parameters
-        ----------
-        texts : iterable of str
-            Raw documents; a generator is consumed in chunks.
-
-        Returns
-        -------
-        np.ndarray
-            float32 (n, num_classes), column ``c`` the probability of class
-            ``c`` (0 for classes absent from the training data); rows sum to 1.
-        """
-        parts = [self._predict_chunk(chunk) for chunk in _chunks(texts, CHUNK_SIZE)]
-        if not parts:
-            return np.zeros((0, self._classes()), dtype=np.float32)
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
-
-    def _predict_chunk(self, texts: list[str], out: Optional[np.ndarray] = None) -> np.ndarray:
+    def _predict_chunk(self, texts: list[str], out: np.ndarray) -> None:
+        """Probabilities of ``texts`` into ``out`` (float32, (len(texts), num_classes))."""
         if self.model is None:
-            raise RuntimeError("FastTextProxy.predict_proba called before fit")
+            raise RuntimeError("FastTextProxy.predict_proba_data called before fit")
         names, values = self.model.predict([normalize(t) for t in texts], k=-1)
-        out = np.zeros((len(texts), self._classes()), dtype=np.float32) if out is None else out
+        out[:] = 0  # classes absent from the training data get no probability (out may be reused)
         for row, (labels, probs) in enumerate(zip(names, values)):
             out[row, [int(label[len(LABEL_PREFIX):]) for label in labels]] = probs
         # fastText adds 1e-5 to every probability before its log; undo the drift.
         totals = out.sum(axis=1, keepdims=True)
         out /= np.where(totals > 0, totals, 1.0)
-        return out
 
     def _classes(self) -> int:
         assert self.num_classes is not None
@@ -265,15 +246,17 @@ class FastTextProxy:
         labels = data.targets(split)[order]
         return self.fit(iter_texts(data, split, order), labels, num_classes=data.num_classes, tmp_dir=tmp_dir)
 
-    def predict_proba_data(self, data: Any, split: str, indices: Sequence[int] | np.ndarray,
-                           out: Optional[np.ndarray] = None) -> np.ndarray:
-        """Probabilities of examples ``indices`` of ``data``, read in chunks.
+    def predict_proba_data(self, data: Any, split: str, indices: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Class probabilities of examples ``indices`` of ``data``, its texts read in chunks.
 
-        ``out`` (float32, (len(indices), num_classes)) may be passed to reuse a buffer.
+        Returns
+        -------
+        np.ndarray
+            float32 (n, num_classes), column ``c`` the probability of class
+            ``c`` (0 for classes absent from the training data); rows sum to 1.
         """
         indices = np.asarray(indices, dtype=np.int64)
-        if out is None:
-            out = np.empty((len(indices), self._classes()), dtype=np.float32)
+        out = np.empty((len(indices), self._classes()), dtype=np.float32)
         for start in bar(range(0, len(indices), CHUNK_SIZE), desc="fastText inference"):
             chunk = indices[start:start + CHUNK_SIZE]
             self._predict_chunk(data.texts(split, chunk), out[start:start + len(chunk)])
@@ -337,17 +320,6 @@ def _write_training_file(file: Any, texts: Iterable[str], labels: np.ndarray) ->
     for count, (text, label) in enumerate(zip(texts, labels), start=1):
         file.write(f"{LABEL_PREFIX}{label} {normalize(text)}\n")
     return count
-
-
-def _chunks(items: Iterable[str], size: int) -> Iterator[list[str]]:
-    chunk: list[str] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def iter_texts(data: Any, split: str, indices: Sequence[int] | np.ndarray,

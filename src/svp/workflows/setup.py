@@ -78,7 +78,7 @@ def check_selection_method(config: Any) -> None:
 
 def _learners(config: Any) -> Iterator[tuple[str, str, cfg.ModelConfig, Optional[str]]]:
     """(role, flag, model, the method it selects by or None) of each model the config names."""
-    if hasattr(config, "model"):  # train
+    if not isinstance(config, cfg.SelectionConfig):  # train
         yield rundir.TARGET, "--arch", config.model, None
         return
     yield rundir.TARGET, "--arch", config.target, None
