@@ -38,21 +38,25 @@ def fashion_dir(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
-def cifar_dir(tmp_path_factory) -> Path:
-    """A CIFAR10 folder (torchvision layout, pickle batches) of 5 x 80 train / 100 test images."""
-    root = tmp_path_factory.mktemp("cifar")
-    base = root / "cifar-10-batches-py"
-    base.mkdir()
-    rng = np.random.default_rng(1)
+def write_fake_cifar10(root: str | Path, n_train: int, n_test: int, seed: int = 1) -> Path:
+    """A CIFAR10 folder (torchvision layout: five pickle batches and a test batch) of learnable images."""
+    base = Path(root) / "cifar-10-batches-py"
+    base.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
     names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
     for name in names:
-        n = 100 if name == "test_batch" else 80
+        n = n_test if name == "test_batch" else n_train // 5
         labels = rng.integers(0, 10, size=n)
         images = _learnable_images(rng, labels, (3, 32, 32)).reshape(n, -1)
         with open(base / name, "wb") as handle:
             pickle.dump({"data": images, "labels": labels.tolist(), "batch_label": name}, handle)
-    return root
+    return Path(root)
+
+
+@pytest.fixture(scope="session")
+def cifar_dir(tmp_path_factory) -> Path:
+    """A CIFAR10 folder (torchvision layout, pickle batches) of 5 x 80 train / 100 test images."""
+    return write_fake_cifar10(tmp_path_factory.mktemp("cifar"), 400, 100)
 
 
 @pytest.fixture
