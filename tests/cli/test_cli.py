@@ -4,8 +4,9 @@ from __future__ import annotations
 import pytest
 
 import svp.cifar
-from svp.cli import build_config, build_parser, main
-from svp.config import ActiveConfig
+from svp.cli import GENERIC, Domain, build_config, build_parser, main
+from svp.config import ActiveConfig, CoresetConfig, DataConfig, TrainConfig
+from svp.selection import METHODS
 
 SEED_COMMAND = ("--dataset cifar10 --num-workers 4 --proxy-arch preact20 --arch preact164 "
                 "--selection-method least_confidence --initial-subset 1000 --round 4000 --round 5000 "
@@ -126,3 +127,37 @@ def test_eval_target_at_must_be_a_labeled_size(capsys, tmp_path, cifar_dir, no_t
     err = _exit_message(capsys, ["active", "--datasets-dir", str(cifar_dir), "--run-dir", str(tmp_path),
                                  "--initial-subset", "10", "--round", "10", "--eval-target-at", "15"])
     assert "--eval-target-at 15 is not a labeled-set size (10, 20)" in err
+
+
+@pytest.mark.parametrize("command, cls", [("train", TrainConfig), ("active", ActiveConfig),
+                                          ("coreset", CoresetConfig)])
+def test_defaults_come_from_the_config_classes(command, cls):
+    # the generic `svp` overrides nothing: every default on the command line is config.py's
+    assert parse([command], GENERIC) == cls()
+
+
+def test_a_domain_overrides_defaults_as_data():
+    config = parse(["active"])  # svp.cifar: dataset cifar10, the rest from config.py
+    assert config == ActiveConfig(data=DataConfig(dataset="cifar10"))
+    with pytest.raises(ValueError, match="unknown config fields learning_rate"):
+        Domain("x", defaults={"learning_rate": 0.1})  # the field is learning_rates
+
+
+def test_importing_a_domain_changes_no_other_module():
+    import svp.amazon  # noqa: F401  (declares a `fasttext` command of its own)
+
+    commands = build_parser(GENERIC)._subparsers._group_actions[0].choices
+    assert "fasttext" not in commands and {"train", "active", "coreset", "report", "list"} <= set(commands)
+    assert "fasttext" in build_parser(svp.amazon.DOMAIN)._subparsers._group_actions[0].choices
+
+
+def test_list_names_what_each_registry_holds(capsys):
+    assert main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["architectures", "datasets", "selection methods"]
+    assert "preact20" in lines[0] and "(and fasttext as a proxy)" in lines[0]
+    assert lines[2] == "selection methods: " + ", ".join(METHODS)
+    assert main(["list", "datasets"]) == 0
+    assert capsys.readouterr().out.startswith("datasets: amazon_review_full, amazon_review_polarity, cifar10")
+    assert main(["models"]) == 0
+    assert capsys.readouterr().out.startswith("architectures: ")
