@@ -1,15 +1,80 @@
-"""Frozen configuration: the one form every workflow takes, and the one home of defaults.
+"""Frozen configuration: the one form every workflow takes, the one home of defaults and of option checks.
 
 The CLI (:mod:`svp.cli`) builds these from options, taking its defaults and
 their help text from the fields here (a domain such as ``svp.cifar`` may
-override some, as data); the Python API builds them directly. ``to_dict``
-gives the JSON saved as ``config.json``.
+override some, as data); the Python API builds them directly. Either way a
+config checks every value when it is made (type, finiteness, range), so a
+bad value fails before any data is read, with a message naming the option,
+the value and what it must be. ``to_dict`` gives the JSON saved as
+``config.json``.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Iterable, NamedTuple, Optional
+
+from svp.errors import UsageError
+
+
+class Range(NamedTuple):
+    """The values a numeric option takes: integers or finite numbers, between bounds."""
+
+    integer: bool
+    low: Optional[float] = None
+    high: Optional[float] = None
+    low_open: bool = False   # low itself excluded
+    high_open: bool = False  # high itself excluded
+
+    def describe(self) -> str:
+        noun = "an integer" if self.integer else "a number"
+        if self.low is not None and self.high is not None:
+            return f"{noun} in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+        if self.low is not None:
+            return f"{noun} {'>' if self.low_open else '>='} {self.low:g}"
+        return noun
+
+    def holds(self, value: float) -> bool:
+        above = self.low is None or (value > self.low if self.low_open else value >= self.low)
+        below = self.high is None or (value < self.high if self.high_open else value <= self.high)
+        return above and below
+
+
+COUNT = Range(integer=True, low=0)            # workers, examples split off
+POSITIVE_COUNT = Range(integer=True, low=1)   # batch sizes, subset sizes
+POSITIVE = Range(integer=False, low=0, low_open=True)
+NON_NEGATIVE = Range(integer=False, low=0)
+FRACTION = Range(integer=False, low=0, high=1)
+
+
+def check_number(option: str, value: Any, allowed: Range) -> None:
+    """Refuse ``value`` of ``option`` unless it is an int (or a finite number) that ``allowed`` holds."""
+    kinds = int if allowed.integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        raise UsageError(f"{option} {value!r} is not {'an integer' if allowed.integer else 'a number'} ; "
+                         f"give {allowed.describe()}")
+    if not math.isfinite(value):
+        raise UsageError(f"{option} {value} is not a finite number ; give {allowed.describe()}")
+    if not allowed.holds(value):
+        raise UsageError(f"{option} {value} is out of range ; give {allowed.describe()}")
+
+
+def check_numbers(option: str, values: Any, allowed: Range) -> None:
+    """Each of a repeated option's values (a tuple)."""
+    if not isinstance(values, tuple):
+        raise UsageError(f"{option} {values!r} is not a list of values ; give {option} once per value")
+    for value in values:
+        check_number(option, value, allowed)
+
+
+def check_type(option: str, value: Any, kind: type, choices: Optional[Iterable[str]] = None) -> None:
+    """Refuse a value that is not a ``kind`` (a flag's bool, a name's str), or not one of ``choices``."""
+    if not isinstance(value, kind):
+        raise UsageError(f"{option} {value!r} is not {'true or false' if kind is bool else 'a text'} ; "
+                         f"give {'--' + option[2:] + ' or --no-' + option[2:] if kind is bool else 'a name'}")
+    if choices is not None and value not in choices:
+        raise UsageError(f"{option} {value!r} is not one of {', '.join(choices)} ; choose one of them")
 
 
 @dataclass(frozen=True)
@@ -25,6 +90,13 @@ class DataConfig:
     def __post_init__(self) -> None:
         if self.eval_num_workers is None:
             object.__setattr__(self, "eval_num_workers", self.num_workers)
+        check_type("--dataset", self.dataset, str)
+        check_type("--datasets-dir", self.datasets_dir, str)
+        check_type("--augmentation", self.augmentation, bool)
+        check_type("--shuffle", self.shuffle, bool)
+        check_number("--validation", self.validation, COUNT)
+        check_number("--num-workers", self.num_workers, COUNT)
+        check_number("--eval-num-workers", self.eval_num_workers, COUNT)
 
 
 @dataclass(frozen=True)
@@ -53,14 +125,45 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.eval_batch_size is None:
             object.__setattr__(self, "eval_batch_size", self.batch_size)
+        check_type("--arch", self.arch, str)
+        check_type("--optimizer", self.optimizer, str, OPTIMIZERS)
+        # the batch size first: scaled learning rates (--scale-learning-rates) follow from it
+        check_number("--batch-size", self.batch_size, POSITIVE_COUNT)
+        check_number("--eval-batch-size", self.eval_batch_size, POSITIVE_COUNT)
+        _check_schedule(self.epochs, self.learning_rates)
+        check_number("--momentum", self.momentum, FRACTION)
+        check_number("--weight-decay", self.weight_decay, NON_NEGATIVE)
+        check_number("--label-smoothing", self.label_smoothing, Range(integer=False, low=0, high=1, high_open=True))
+        check_type("--fp16", self.fp16, bool)
+        if self.loss_scale is not None:
+            check_number("--loss-scale", self.loss_scale, POSITIVE)
+        check_type("--scale-learning-rates", self.scale_learning_rates, bool)
+        if not isinstance(self.options, dict):
+            raise UsageError(f"the learner options {self.options!r} are not a mapping of names to values")
 
     def trains_like(self, other: "ModelConfig") -> bool:
         """True when training this and ``other`` gives the same model.
 
         The evaluation batch size does not change the trained model.
         """
-        strip = {"eval_batch_size": 0}
-        return dataclasses.replace(self, **strip) == dataclasses.replace(other, **strip)
+        strip = {"eval_batch_size": None}
+        return {**dataclasses.asdict(self), **strip} == {**dataclasses.asdict(other), **strip}
+
+
+OPTIMIZERS = ("sgd", "adam")
+
+
+def _check_schedule(epochs: Any, learning_rates: Any) -> None:
+    """The segments pair up, each epoch count is >= 0 with a positive total, each rate > 0."""
+    check_numbers("--epochs", epochs, COUNT)
+    check_numbers("--learning-rate", learning_rates, POSITIVE)
+    if len(epochs) != len(learning_rates):
+        raise UsageError(f"{len(epochs)} --epochs but {len(learning_rates)} --learning-rate values ; give one "
+                         "learning rate per epoch segment (e.g. --epochs 1 --learning-rate 0.01 --epochs 90 "
+                         "--learning-rate 0.1)")
+    if sum(epochs) <= 0:
+        raise UsageError(f"--epochs {' '.join(map(str, epochs)) or '(none)'} trains for no epoch ; give at least "
+                         "one segment of one epoch or more")
 
 
 @dataclass(frozen=True)
@@ -74,6 +177,21 @@ class RuntimeConfig:
     quiet: bool = False
     resume: Optional[str] = None
 
+    def __post_init__(self) -> None:
+        check_type("--run-dir", self.run_dir, str)
+        if self.seed is not None:
+            check_number("--seed", self.seed, COUNT)
+        check_type("--cuda", self.cuda, bool)
+        check_numbers("--device", self.devices, COUNT)
+        check_type("--checkpoint", self.checkpoint, str, CHECKPOINTS)
+        check_type("--track-test-acc", self.track_test_acc, bool)
+        check_type("--quiet", self.quiet, bool)
+        if self.resume is not None:
+            check_type("--resume", self.resume, str)
+
+
+CHECKPOINTS = ("best", "all", "last")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -81,6 +199,9 @@ class TrainConfig:
     model: ModelConfig = ModelConfig()
     runtime: RuntimeConfig = RuntimeConfig()
     workflow: str = "train"
+
+    def __post_init__(self) -> None:
+        _check_sections(self)
 
 
 @dataclass(frozen=True)
@@ -99,6 +220,13 @@ class SelectionConfig:
     precomputed_selection: Optional[str] = None
     train_target: bool = True
 
+    def __post_init__(self) -> None:
+        _check_sections(self)
+        check_type("--selection-method", self.selection_method, str)
+        if self.precomputed_selection is not None:
+            check_type("--precomputed-selection", self.precomputed_selection, str)
+        check_type("--train-target", self.train_target, bool)
+
 
 @dataclass(frozen=True)
 class ActiveConfig(SelectionConfig):
@@ -106,6 +234,18 @@ class ActiveConfig(SelectionConfig):
     rounds: tuple[int, ...] = (4000, 5000, 5000, 5000, 5000)
     eval_target_at: tuple[int, ...] = ()
     workflow: str = "active"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_number("--initial-subset", self.initial_subset, POSITIVE_COUNT)
+        check_numbers("--round", self.rounds, POSITIVE_COUNT)
+        check_numbers("--eval-target-at", self.eval_target_at, POSITIVE_COUNT)
+        sizes = self.budgets
+        for size in self.eval_target_at:
+            # a replay's sizes are those of the run it replays (checked there)
+            if self.precomputed_selection is None and size not in sizes:
+                raise UsageError(f"--eval-target-at {size} is not a labeled-set size "
+                                 f"({', '.join(map(str, sizes))}) ; give one of them")
 
     @property
     def budgets(self) -> list[int]:
@@ -122,6 +262,19 @@ class CoresetConfig(SelectionConfig):
     selection_method: str = "forgetting_events"
     workflow: str = "coreset"
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_number("--subset", self.subset, POSITIVE_COUNT)
+
+
+def _check_sections(config: Any) -> None:
+    """Each section of a workflow config is a config of its kind (a saved config.json may say otherwise)."""
+    for name, cls in SECTIONS.items():
+        value = getattr(config, name, None)
+        if hasattr(config, name) and not isinstance(value, cls):
+            raise UsageError(f"the {name} section {value!r} is not a {cls.__name__} ; give a mapping of its "
+                             "options (as a saved run config holds it)")
+
 
 def to_dict(config: Any) -> dict:
     """A JSON-ready dict of a (nested) config."""
@@ -136,7 +289,9 @@ _RENAMED_KEYS = {ModelConfig: {"fasttext": "options"}}
 
 
 def from_dict(cls: type, values: dict) -> Any:
-    """Rebuild a config saved by :func:`to_dict` (tuples restored)."""
+    """Rebuild a config saved by :func:`to_dict` (tuples restored); every value is checked again."""
+    if not isinstance(values, dict):
+        raise UsageError(f"{values!r} is not a mapping of {cls.__name__} options")
     values = {_RENAMED_KEYS.get(cls, {}).get(key, key): value for key, value in values.items()}
     kwargs = {}
     for f in dataclasses.fields(cls):

@@ -120,7 +120,7 @@ def test_non_positive_rounds(capsys, tmp_path, cifar_dir, no_training, rounds, b
     for size in rounds:
         argv += ["--round", size]
     err = _exit_message(capsys, argv)
-    assert f"--round sizes must be positive, got {bad}" in err
+    assert f"--round {bad} is out of range ; give an integer >= 1" in err
 
 
 def test_eval_target_at_must_be_a_labeled_size(capsys, tmp_path, cifar_dir, no_training):

@@ -11,7 +11,8 @@ from typing import Any, Optional, Sequence
 from svp import config as cfg
 from svp.cli.domain import Domain
 from svp.cli.options import DATA, MODEL, PROXY_PREFIX, RUNTIME, WORKFLOW_COMMANDS, Option
-from svp.engine.schedule import scale_learning_rates, validate_schedule
+from svp.engine.schedule import scale_learning_rates
+from svp.errors import UsageError
 
 FieldPath = tuple[str, ...]
 
@@ -45,9 +46,14 @@ def model_config(args: argparse.Namespace, domain: Domain, prefix: str = "",
             value = getattr(base, option.field) if base is not None else domain.default(cfg.ModelConfig, option.field)
         values[option.field] = tuple(value) if isinstance(value, list) else value
     values["arch"] = domain.arch_aliases.get(values["arch"], values["arch"])
-    validate_schedule(values["epochs"], values["learning_rates"], prefix=prefix.replace("_", "-"))
     values["learning_rates"] = _scaled_rates(args, prefix, values, base)
-    return cfg.ModelConfig(**values)
+    try:
+        return cfg.ModelConfig(**values)
+    except UsageError as error:
+        if not prefix:
+            raise
+        # a ModelConfig names the target's options; these are their --proxy-* twins
+        raise UsageError(str(error).replace("--", "--" + prefix.replace("_", "-"))) from None
 
 
 def _scaled_rates(args: argparse.Namespace, prefix: str, values: dict,

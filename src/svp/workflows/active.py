@@ -29,21 +29,11 @@ log = logging.getLogger(__name__)
 def validate_active(config: ActiveConfig, data, pool: np.ndarray, dev: np.ndarray) -> None:
     """Refuse budgets the pool cannot supply, before anything is trained."""
     pool_size = len(pool)
-    if config.initial_subset <= 0:
-        raise UsageError(f"--initial-subset must be positive, got {config.initial_subset}")
-    bad = [r for r in config.rounds if r <= 0]
-    if bad:
-        raise UsageError(f"--round sizes must be positive, got {bad[0]}")
     needed = config.initial_subset + sum(config.rounds)
     if needed > pool_size:
         raise UsageError(
             f"--initial-subset {config.initial_subset} + rounds {sum(config.rounds)} = {needed} exceeds the "
             f"{pool_size} examples of the pool (training set minus --validation); lower them")
-    sizes = config.budgets
-    for size in config.eval_target_at:
-        if size not in sizes:
-            raise UsageError(f"--eval-target-at {size} is not a labeled-set size "
-                             f"({', '.join(map(str, sizes))})")
 
 
 def run_active(config: ActiveConfig) -> Path:
