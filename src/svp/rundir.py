@@ -18,11 +18,13 @@ the new file, never a torn one.
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import json
 import os
 import re
 import tempfile
+import warnings
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional
@@ -30,11 +32,13 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 import numpy as np
 
 from svp._faults import fault_point
+from svp.errors import UsageError
 
 TEMP_SUFFIX = ".tmp"  # atomic_write's temporaries: ".<name>.<random>.tmp" beside <name>
 
 # ------------------------------------------------------------------ names
 CONFIG = "config.json"              # every resolved option (see workflows.setup.describe)
+LEGACY_CONFIG_GLOB = "config_*.json"  # the original's: config_<timestamp>.json
 PROXY, TARGET = "proxy", "target"   # the two roles: each has <role>.csv and a <role>/<n>/ folder per training
 PROXY_CSV, TARGET_CSV = f"{PROXY}.csv", f"{TARGET}.csv"  # one row per training
 SELECTION_CSV = "selection.csv"     # one row per selection
@@ -45,6 +49,7 @@ SELECTED_INDEX = "selected.index"   # `coreset`: the subset kept
 FORGETTING_COUNTS = "forgetting_events.npy"   # `coreset`: the proxy's forgetting counts
 BEST_CHECKPOINT = "checkpoint_best_model.t7"
 FASTTEXT_MODEL = "fasttext.bin"     # the fastText proxy's model, beside its labeled index
+LOCK = ".svp.lock"                  # held (and holding the pid) while a process works in the run
 REPORT_DIR = "report"               # `svp report`'s default output folder inside a run
 REPORT_CSV, REPORT_MD, ACCURACY_PNG, TIME_PNG = "report.csv", "report.md", "accuracy.png", "time.png"
 
@@ -138,6 +143,46 @@ def remove_temporaries(folder: str | os.PathLike) -> list[Path]:
     return stale
 
 
+class RunLock:
+    """An exclusive lock on a run directory while one process works in it.
+
+    ``flock`` on ``RUN/.svp.lock``: the kernel drops it when its process
+    dies, even by SIGKILL, so a killed run never leaves a stale lock behind.
+    The file holds the holder's pid (for the message a second process gets)
+    and is removed on release.
+    """
+
+    def __init__(self, run: str | os.PathLike) -> None:
+        self.path = Path(run) / LOCK
+        self._fd: Optional[int] = None
+
+    def acquire(self) -> "RunLock":
+        """Take the lock, or raise a UsageError naming the process that holds it."""
+        while self._fd is None:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise UsageError(f"{self.path.parent} is in use by process {holder} (another svp run or --resume) "
+                                 "; wait for it to end, or stop it, then resume") from None
+            if os.path.exists(self.path) and os.path.samestat(os.fstat(fd), os.stat(self.path)):
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode())
+                self._fd = fd
+            else:  # the holder released (and removed) this file as we opened it: lock the new one
+                os.close(fd)
+        return self
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        self.path.unlink(missing_ok=True)  # first, so no one locks the file that is going away
+        os.close(self._fd)
+        self._fd = None
+
+
 def create_run_dir(run_dir: str | os.PathLike, timestamp: str | None = None) -> Path:
     """Make ``run_dir/<timestamp>`` (a new, unique folder) and return it."""
     stamp = timestamp or datetime.now().strftime("%Y-%m-%d_%H-%M-%S.%f")
@@ -202,4 +247,37 @@ def save_index(path: str | os.PathLike, indices: Iterable[int]) -> None:
 
 def load_index(path: str | os.PathLike) -> np.ndarray:
     """Read an index file written by :func:`save_index` (or by hand)."""
-    return np.loadtxt(path, dtype=np.int64, ndmin=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "input contained no data": callers judge empty files
+        return np.loadtxt(path, dtype=np.int64, ndmin=1)
+
+
+def load_checked_index(path: Path, num_train: int, dev: np.ndarray, count: Optional[int] = None) -> np.ndarray:
+    """An index file's indices, refused (UsageError naming the file) unless they can be a labeled set.
+
+    Every index must lie in the training set (``0..num_train - 1``), appear
+    once and not be in the dev set; the file may not be empty and, given
+    ``count``, must hold exactly that many.
+    """
+    try:
+        values = load_index(path)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"{path} is not an index file (one integer per line): {error}") from None
+    if len(values) == 0:
+        raise UsageError(f"{path} holds no indices ; a selection needs at least one example")
+    if count is not None and len(values) != count:
+        raise UsageError(f"{path} holds {len(values)} indices, not the {count} its name and results say ; "
+                         "the file is damaged: start a new run, or restore it")
+    bad = values[(values < 0) | (values >= num_train)]
+    if len(bad):
+        raise UsageError(f"{path}: index {bad[0]} is out of range ; the training set has {num_train} examples "
+                         f"(valid indices 0..{num_train - 1})")
+    unique, counts = np.unique(values, return_counts=True)
+    if (counts > 1).any():
+        raise UsageError(f"{path}: index {unique[counts > 1][0]} appears {counts.max()} times ; "
+                         "each example may be selected once")
+    in_dev = values[np.isin(values, dev)]
+    if len(in_dev):
+        raise UsageError(f"{path}: index {in_dev[0]} belongs to the dev set (--validation) ; "
+                         "use the same --validation/--shuffle/--seed as the run that selected it")
+    return values

@@ -108,7 +108,9 @@ def test_replaying_a_plain_index_file_into_coreset(cifar_dir, tmp_path):
 
 
 @pytest.mark.parametrize("content, message", [
-    ("1\n2\n400\n", "index 400 is out of range: the training set has 400 examples"),
+    ("1\n2\n400\n", "index 400 is out of range ; the training set has 400 examples"),
+    ("", "holds no indices ; a selection needs at least one example"),
+    ("# chosen by hand\n", "holds no indices"),
     ("1\n-3\n", "index -3 is out of range"),
     ("1\n2\n2\n", "index 2 appears 2 times"),
     ("1\nseven\n", "is not an index file (one integer per line)"),

@@ -20,8 +20,25 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from svp.errors import UsageError
+
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 BatchTransform = Callable[[torch.Tensor], torch.Tensor]
+
+
+def check_labels(labels: np.ndarray, num_classes: int, where: str, examples: Optional[int] = None) -> None:
+    """Refuse labels that are not integers in ``0..num_classes - 1``, or (given ``examples``) not one per example.
+
+    ``where`` names the file(s) the labels came from, for the message.
+    """
+    if examples is not None and len(labels) != examples:
+        raise UsageError(f"{where}: {examples} examples but {len(labels)} labels ; each example needs one label: "
+                         "fetch the files again")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise UsageError(f"{where}: the labels are {labels.dtype}, not class numbers ; fetch the files again")
+    bad = labels[(labels < 0) | (labels >= num_classes)]
+    if len(bad):
+        raise UsageError(f"{where}: label {bad[0]} is not a class (0..{num_classes - 1}) ; fetch the files again")
 
 
 class Data(Protocol):

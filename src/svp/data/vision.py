@@ -11,6 +11,7 @@ import gzip
 import logging
 import os
 import pickle
+import zlib
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 
 from svp.config import DataConfig
-from svp.data.base import TensorData
+from svp.data.base import TensorData, check_labels
 from svp.data.transforms import Augment, Normalize
 from svp.errors import UsageError
 
@@ -40,22 +41,27 @@ CROP_PADDING = {"fashion-mnist": 2, "cifar10": 4, "cifar100": 4}
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an IDX file (the MNIST format), gzipped or not."""
+    """Read an IDX file (the MNIST format), gzipped or not; a damaged file is a UsageError naming it."""
     opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as handle:
-        raw = handle.read()
+    try:
+        with opener(path, "rb") as handle:
+            raw = handle.read()
+    except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
+        raise UsageError(f"{path} cannot be read ({error}) ; it is damaged or cut short: fetch it again") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise UsageError(f"{path} is not an IDX file of unsigned bytes")
+        raise UsageError(f"{path} is not an IDX file of unsigned bytes ; fetch it again")
     ndim = raw[3]
     shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(shape)):
-        raise UsageError(f"{path} is truncated: expected {int(np.prod(shape))} values, found {data.size}")
+        raise UsageError(f"{path} is truncated: expected {int(np.prod(shape))} values, found {data.size} ; "
+                         "fetch it again")
     return data.reshape(shape)
 
 
 def _fashion_mnist_dirs(datasets_dir: str) -> list[Path]:
-    roots = [os.environ.get("SVP_DATA"), datasets_dir, DEBIAN_FASHION_MNIST]
+    """Where to look, in order: --datasets-dir, then $SVP_DATA, then Debian's copy."""
+    roots = [datasets_dir, os.environ.get("SVP_DATA"), DEBIAN_FASHION_MNIST]
     dirs = []
     for root in filter(None, roots):
         base = Path(root)
@@ -63,28 +69,43 @@ def _fashion_mnist_dirs(datasets_dir: str) -> list[Path]:
     return dirs
 
 
-def _find_idx(dirs: list[Path], name: str) -> Optional[Path]:
-    for folder in dirs:
+def _idx_files(folder: Path) -> dict[tuple[str, str], Path]:
+    """The Fashion-MNIST files ``folder`` holds (gzipped or not), by (split, kind)."""
+    found = {}
+    for key, name in FASHION_MNIST_FILES.items():
         for candidate in (folder / name, folder / f"{name}.gz"):
-            if candidate.exists():
-                return candidate
+            if candidate.is_file():
+                found[key] = candidate
+                break
+    return found
+
+
+def _find_fashion_mnist(dirs: list[Path]) -> Optional[dict[tuple[str, str], Path]]:
+    """All four files from the first folder that holds any: never some from one place, some from another."""
+    for folder in dirs:
+        found = _idx_files(folder)
+        if len(found) == len(FASHION_MNIST_FILES):
+            return found
+        if found:
+            missing = [name for key, name in FASHION_MNIST_FILES.items() if key not in found]
+            raise UsageError(f"{folder} holds only some of Fashion-MNIST's files (missing {', '.join(missing)}) ; "
+                             "put all four *-ubyte[.gz] files there, or none")
     return None
 
 
 def _fashion_mnist_paths(datasets_dir: str) -> dict[tuple[str, str], Path]:
     dirs = _fashion_mnist_dirs(datasets_dir)
-    paths = {key: _find_idx(dirs, name) for key, name in FASHION_MNIST_FILES.items()}
-    if all(paths.values()):
-        return paths  # type: ignore[return-value]
-    _try_download(lambda: _torchvision("FashionMNIST")(datasets_dir, download=True), "Fashion-MNIST")
-    paths = {key: _find_idx(dirs, name) for key, name in FASHION_MNIST_FILES.items()}
-    if not all(paths.values()):
+    paths = _find_fashion_mnist(dirs)
+    if paths is None:
+        _try_download(lambda: _torchvision("FashionMNIST")(datasets_dir, download=True), "Fashion-MNIST")
+        paths = _find_fashion_mnist(dirs)
+    if paths is None:
         raise UsageError(
-            f"Fashion-MNIST not found in $SVP_DATA, {datasets_dir!r} or {DEBIAN_FASHION_MNIST} and "
-            "it could not be downloaded; on Debian/Ubuntu: apt-get install dataset-fashion-mnist, "
+            f"Fashion-MNIST not found in {datasets_dir!r}, $SVP_DATA or {DEBIAN_FASHION_MNIST} and "
+            "it could not be downloaded ; on Debian/Ubuntu: apt-get install dataset-fashion-mnist, "
             "or put the four *-ubyte[.gz] files in --datasets-dir"
         )
-    return paths  # type: ignore[return-value]
+    return paths
 
 
 def _torchvision(name: str) -> Callable:
@@ -104,18 +125,50 @@ def _try_download(download: Callable[[], object], what: str) -> None:
 def fashion_mnist(config: DataConfig) -> TensorData:
     """Fashion-MNIST (60,000 train / 10,000 test, 28x28 grey, 10 classes)."""
     paths = _fashion_mnist_paths(config.datasets_dir)
-    inputs = {split: torch.from_numpy(read_idx(paths[(split, "images")]).copy()).unsqueeze(1)
-              for split in ("train", "test")}
-    labels = {split: torch.from_numpy(read_idx(paths[(split, "labels")]).astype(np.int64))
-              for split in ("train", "test")}
+    inputs, labels = {}, {}
+    for split in ("train", "test"):
+        images_path, labels_path = paths[(split, "images")], paths[(split, "labels")]
+        images, targets = read_idx(images_path), read_idx(labels_path).astype(np.int64)
+        if images.ndim != 3 or targets.ndim != 1:
+            raise UsageError(f"{images_path} and {labels_path} do not hold images (N, H, W) and labels (N,) ; "
+                             "fetch them again")
+        check_labels(targets, 10, f"{images_path} and {labels_path}", examples=len(images))
+        inputs[split] = torch.from_numpy(images.copy()).unsqueeze(1)
+        labels[split] = torch.from_numpy(targets)
     return _image_data("fashion-mnist", config, inputs, labels, num_classes=10)
 
 
-def _read_cifar_batch(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
-    with open(path, "rb") as handle:
-        batch = pickle.load(handle, encoding="latin1")
-    images = np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-    return images, np.asarray(batch[label_key], dtype=np.int64)
+class _CifarUnpickler(pickle.Unpickler):
+    """Unpickles what a CIFAR batch holds (dicts, lists, numbers, strings, numpy arrays) and nothing else.
+
+    A pickle can name any callable to run while it loads; a dataset file is
+    untrusted input, so every global outside numpy's array reconstruction is refused.
+    """
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"it names {module}.{name}, which a CIFAR batch never does")
+        return super().find_class(module, name)
+
+
+def _read_cifar_batch(path: Path, label_key: str, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, 3, 32, 32) and labels of one batch file, checked against each other."""
+    try:
+        with open(path, "rb") as handle:
+            batch = _CifarUnpickler(handle, encoding="latin1").load()
+        data, targets = np.asarray(batch["data"]), np.asarray(batch[label_key])
+    except Exception as error:  # a damaged or foreign pickle can raise almost anything
+        raise UsageError(f"{path} is not a CIFAR batch ({type(error).__name__}: {error}) ; fetch it again from "
+                         "https://www.cs.toronto.edu/~kriz/cifar.html") from None
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or targets.ndim != 1:
+        raise UsageError(f"{path}: its data is {data.dtype} {data.shape}, not uint8 images of 3x32x32 values ; "
+                         "fetch it again")
+    check_labels(targets, num_classes, str(path), examples=len(data))
+    return data.reshape(-1, 3, 32, 32), targets.astype(np.int64)
 
 
 CIFAR_LAYOUT = {
@@ -141,7 +194,7 @@ def _cifar(name: str, config: DataConfig) -> TensorData:
                          f"https://www.cs.toronto.edu/~kriz/cifar.html and extract it into {root}")
     inputs, labels = {}, {}
     for split, names in files.items():
-        parts = [_read_cifar_batch(base / f, label_key) for f in names]
+        parts = [_read_cifar_batch(base / f, label_key, num_classes) for f in names]
         inputs[split] = torch.from_numpy(np.concatenate([p[0] for p in parts]))
         labels[split] = torch.from_numpy(np.concatenate([p[1] for p in parts]))
     return _image_data(name, config, inputs, labels, num_classes=num_classes)

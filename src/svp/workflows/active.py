@@ -42,7 +42,13 @@ def run_active(config: ActiveConfig) -> Path:
         from svp.workflows.replay import replay_active
 
         return replay_active(config)
-    ctx = open_run(config, validate_active)
+    with open_run(config, validate_active) as ctx:
+        _rounds(ctx, config)
+    return ctx.run
+
+
+def _rounds(ctx: Context, config: ActiveConfig) -> None:
+    """The initial subset, then each round: proxy (and target) training, selection."""
     labeled = initial_subset(ctx, config.initial_subset)
     proxy = make_learner(config.proxy, PROXY, ctx.env)
     target = make_learner(config.target, TARGET, ctx.env)
@@ -58,7 +64,6 @@ def run_active(config: ActiveConfig) -> Path:
             labeled = selection_step(ctx, proxy, config.selection_method, labeled, unlabeled, config.rounds[k])
     if same and config.train_target:
         write(link_target_to_proxy, ctx.run)
-    return ctx.run
 
 
 def evaluates_target_at(config: ActiveConfig, size: int) -> bool:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -11,17 +11,30 @@ import torch
 from svp.data import Data
 from svp.engine.device import derive_seed
 from svp.learners import Environment
+from svp.rundir import RunLock
 
 
 @dataclass
 class Context:
-    """A workflow's config (seed resolved), what its learners share, its pool and run directory."""
+    """A workflow's config (seed resolved), what its learners share, its pool and run directory.
+
+    Used as ``with open_run(config) as ctx:``, so that the run directory's
+    lock (held by the process that writes, rank 0) is released at the end.
+    """
 
     config: Any
     env: Environment
     pool: np.ndarray
     run: Path
     seed: int
+    lock: Optional[RunLock] = None
+
+    def __enter__(self) -> "Context":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self.lock is not None:
+            self.lock.release()
 
     @property
     def data(self) -> Data:

@@ -38,10 +38,10 @@ def run_coreset(config: CoresetConfig) -> Path:
         from svp.workflows.replay import replay_coreset
 
         return replay_coreset(config)
-    ctx = open_run(config, validate_coreset)
-    selected = select_coreset(ctx, config)
-    if config.train_target:
-        train_step(ctx, make_learner(config.target, TARGET, ctx.env), TARGET, selected, need_model=False)
+    with open_run(config, validate_coreset) as ctx:
+        selected = select_coreset(ctx, config)
+        if config.train_target:
+            train_step(ctx, make_learner(config.target, TARGET, ctx.env), TARGET, selected, need_model=False)
     return ctx.run
 
 

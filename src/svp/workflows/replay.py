@@ -4,12 +4,16 @@
 active-learning or core-set run (ours, the original implementation's, or a
 fastText run's), or a plain index file with one integer per line. Only the
 target is trained; the earlier proxy results are linked into the new run.
+The source must fit: same dataset (when its config says), indices in the
+training set and out of the dev set, no empty selection, and
+``--eval-target-at`` sizes that the source has.
 """
 from __future__ import annotations
 
 import logging
 import os
 from pathlib import Path
+from typing import Any, Optional
 
 import numpy as np
 
@@ -23,33 +27,6 @@ from svp.workflows.setup import open_run
 from svp.workflows.steps import train_step, write
 
 log = logging.getLogger(__name__)
-
-
-def read_index_file(path: Path, pool: np.ndarray, dev: np.ndarray) -> np.ndarray:
-    """Indices from a file of one integer per line, checked against the pool."""
-    try:
-        values = np.loadtxt(path, dtype=np.int64, ndmin=1)
-    except ValueError as error:
-        raise UsageError(f"{path} is not an index file (one integer per line): {error}") from None
-    return check_indices(values, path, pool, dev)
-
-
-def check_indices(values: np.ndarray, path: Path, pool: np.ndarray, dev: np.ndarray) -> np.ndarray:
-    """Refuse indices outside the training set, repeated, or in the dev set."""
-    size = int(pool.max(initial=-1)) + 1 if len(dev) == 0 else max(int(pool.max()), int(dev.max())) + 1
-    bad = values[(values < 0) | (values >= size)]
-    if len(bad):
-        raise UsageError(f"{path}: index {bad[0]} is out of range: the training set has {size} examples "
-                         f"(valid indices 0..{size - 1})")
-    unique, counts = np.unique(values, return_counts=True)
-    if (counts > 1).any():
-        raise UsageError(f"{path}: index {unique[counts > 1][0]} appears {counts.max()} times; "
-                         "each example may be selected once")
-    in_dev = values[np.isin(values, dev)]
-    if len(in_dev):
-        raise UsageError(f"{path}: index {in_dev[0]} belongs to the dev set (--validation); "
-                         "use the same --validation/--shuffle/--seed as the run that selected it")
-    return values
 
 
 def active_selections(source: Path) -> list[Path]:
@@ -80,52 +57,76 @@ def link_earlier_results(source: Path, run: Path) -> None:
             os.symlink(os.path.relpath(target.resolve(), run.resolve()), link)
 
 
-def _source(config) -> Path:
+def _source(config: Any) -> Path:
     source = Path(config.precomputed_selection)
     if not source.exists():
         raise UsageError(f"--precomputed-selection {source} does not exist")
     if not config.train_target:
         raise UsageError("--precomputed-selection trains only the target: drop --no-train-target")
+    if source.is_dir():
+        _check_dataset(source, config.data.dataset)
     return source
 
 
-def _replay(ctx: Context, selections: list[np.ndarray], keep) -> Path:
+def _source_dataset(source: Path) -> Optional[str]:
+    """The dataset an earlier run's saved config names (ours nested, the original's flat), if any."""
+    paths = [source / rundir.CONFIG, *sorted(source.glob(rundir.LEGACY_CONFIG_GLOB))]
+    for path in paths:
+        if path.is_file():
+            try:
+                values = rundir.load_json(path)
+            except (OSError, ValueError) as error:
+                raise UsageError(f"--precomputed-selection: {path} cannot be read ({error})") from None
+            data = values.get("data") if isinstance(values, dict) else None
+            return data.get("dataset") if isinstance(data, dict) else (values or {}).get("dataset")
+    return None
+
+
+def _check_dataset(source: Path, dataset: str) -> None:
+    selected_from = _source_dataset(source)
+    if selected_from is not None and selected_from != dataset:
+        raise UsageError(f"--precomputed-selection {source} selected from {selected_from}, not {dataset} ; "
+                         f"replay it with --dataset {selected_from}")
+
+
+def _read(paths: list[Path], data: Any, dev: np.ndarray) -> list[np.ndarray]:
+    return [rundir.load_checked_index(path, data.size("train"), dev) for path in paths]
+
+
+def _replay(ctx: Context, selections: list[np.ndarray]) -> None:
     target = make_learner(ctx.config.target, TARGET, ctx.env)
     for labeled in selections:
-        if keep(len(labeled)):
-            train_step(ctx, target, TARGET, labeled, need_model=False)
-    return ctx.run
-
-
-def _active_files(source: Path) -> list[Path]:
-    return [source] if source.is_file() else active_selections(source)
-
-
-def _coreset_file(source: Path) -> Path:
-    return source if source.is_file() else coreset_selection(source)
+        train_step(ctx, target, TARGET, labeled, need_model=False)
 
 
 def replay_active(config: ActiveConfig) -> Path:
     """Train the target on each labeled set of an earlier run (``eval_target_at`` sizes only)."""
     source = _source(config)
+    paths = [source] if source.is_file() else active_selections(source)
 
-    def validate(config, data, pool, dev):
-        for path in _active_files(source):
-            read_index_file(path, pool, dev)
+    def validate(config: ActiveConfig, data: Any, pool: np.ndarray, dev: np.ndarray) -> None:
+        sizes = [len(indices) for indices in _read(paths, data, dev)]
+        missing = [size for size in config.eval_target_at if size not in sizes]
+        if missing:
+            raise UsageError(f"--eval-target-at {missing[0]} is not a labeled-set size of {source} "
+                             f"({', '.join(map(str, sizes))}) ; give one of them")
 
-    ctx = open_run(config, validate)
-    selections = [read_index_file(path, ctx.pool, ctx.dev) for path in _active_files(source)]
-    if source.is_dir():
-        write(link_earlier_results, source, ctx.run)
-    return _replay(ctx, selections, lambda n: not config.eval_target_at or n in config.eval_target_at)
+    with open_run(config, validate) as ctx:
+        selections = _read(paths, ctx.data, ctx.dev)
+        if source.is_dir():
+            write(link_earlier_results, source, ctx.run)
+        _replay(ctx, [s for s in selections if not config.eval_target_at or len(s) in config.eval_target_at])
+    return ctx.run
 
 
 def replay_coreset(config: CoresetConfig) -> Path:
     """Train the target on the subset an earlier core-set run (or an index file) kept."""
     source = _source(config)
-    ctx = open_run(config, lambda config, data, pool, dev: read_index_file(_coreset_file(source), pool, dev))
-    selected = read_index_file(_coreset_file(source), ctx.pool, ctx.dev)
-    if source.is_dir():
-        write(link_earlier_results, source, ctx.run)
-    write(rundir.save_index, ctx.path(rundir.SELECTED_INDEX), selected)
-    return _replay(ctx, [selected], lambda n: True)
+    path = source if source.is_file() else coreset_selection(source)
+    with open_run(config, lambda config, data, pool, dev: _read([path], data, dev)) as ctx:
+        (selected,) = _read([path], ctx.data, ctx.dev)
+        if source.is_dir():
+            write(link_earlier_results, source, ctx.run)
+        write(rundir.save_index, ctx.path(rundir.SELECTED_INDEX), selected)
+        _replay(ctx, [selected])
+    return ctx.run

@@ -8,14 +8,18 @@ workflows then skip every step whose CSV row exists (see
 """
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
+import numpy as np
+
 from svp import config as cfg
 from svp import rundir
 from svp.errors import UsageError
+from svp.rundir import PROXY, TARGET
 
 FieldPath = tuple[str, ...]
 
@@ -61,10 +65,46 @@ def load_saved_config(run: Path, workflow: str, cls: type) -> Any:
         values = rundir.load_json(path)
     except json.JSONDecodeError as error:
         raise UsageError(f"--resume {run}: {rundir.CONFIG} is not valid JSON ({error})") from None
+    if not isinstance(values, dict):
+        raise UsageError(f"--resume {run}: {rundir.CONFIG} holds {type(values).__name__}, not a saved config ; "
+                         "restore it, or start a new run without --resume")
     if values.get("workflow") != workflow:
         raise UsageError(f"--resume {run} holds a run of `{values.get('workflow')}`, not of `{workflow}`; "
                          f"resume it with `{values.get('workflow')}`")
-    return cfg.from_dict(cls, values)
+    try:
+        return cfg.from_dict(cls, values)
+    except UsageError as error:
+        raise UsageError(f"--resume {run}: {rundir.CONFIG} is damaged: {error}") from None
+
+
+def check_saved_files(run: Path, config: Any, num_train: int, dev: np.ndarray) -> None:
+    """Every index file the run's results rows rely on holds what they say: its size, valid indices.
+
+    Checkpoints are checked when a resumed step loads one. Raises a
+    :class:`UsageError` naming the first file that does not fit.
+    """
+    if config.workflow == "train":
+        if _sizes(run / rundir.RESULTS_CSV):
+            rundir.load_checked_index(run / rundir.TRAIN_INDEX, num_train, dev, count=num_train - len(dev))
+        return
+    for role in (PROXY, TARGET):
+        for n in _sizes(run / rundir.role_csv(role)):
+            rundir.load_checked_index(rundir.labeled_index(run, role, n), num_train, dev, count=n)
+    for n in _sizes(run / rundir.SELECTION_CSV):
+        chosen = run / rundir.SELECTED_INDEX if config.workflow == "coreset" else rundir.labeled_index(run, PROXY, n)
+        rundir.load_checked_index(chosen, num_train, dev, count=n)
+    if config.workflow == "active" and rundir.initial_subset_index(run, config.initial_subset).exists():
+        rundir.load_checked_index(rundir.initial_subset_index(run, config.initial_subset), num_train, dev,
+                                  count=config.initial_subset)
+
+
+def _sizes(path: Path) -> list[int]:
+    """The ``nexamples`` of each row of a results CSV (none when it does not exist)."""
+    try:
+        return [int(row["nexamples"]) for row in rundir.read_rows(path)]
+    except (KeyError, ValueError, TypeError, csv.Error, UnicodeDecodeError) as error:
+        raise UsageError(f"{path} is damaged ({type(error).__name__}: {error}) ; restore it, or start a new run") \
+            from None
 
 
 def _conflict(config: Any, saved: Any, path: FieldPath, flag: str) -> Optional[str]:

@@ -27,6 +27,7 @@ from svp.errors import UsageError
 from svp.learners import Environment, archs_for, learner_kind
 from svp.selection import ACTIVE_METHODS, CORESET_METHODS
 from svp.workflows.context import Context
+from svp.workflows.resume import check_saved_files
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +54,17 @@ def open_run(config: Any, validate: Optional[Validator] = None) -> Context:
     pool, dev = split_dev(data.size("train"), config.data.validation, config.data.shuffle, seed)
     if validate is not None:
         validate(config, data, pool, dev)
-    run = _run_directory(config)
+    run, lock = _run_directory(config)
+    try:
+        if config.runtime.resume:
+            check_saved_files(run, config, data.size("train"), dev)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
     log.info("run directory %s (seed %d, device %s)", run, seed, device)
     env = Environment(data, device, dev, config.runtime.track_test_acc, config.runtime.checkpoint)
-    return Context(config, env, pool, run, seed)
+    return Context(config, env, pool, run, seed, lock)
 
 
 def resolve_seed(seed: Optional[int]) -> int:
@@ -95,20 +103,24 @@ def check_learners(config: Any, data: Optional[Data] = None) -> None:
         kind.check(model, flag, method, data)
 
 
-def _run_directory(config: Any) -> Path:
-    """A new run directory with config.json, or the one being resumed (its config.json untouched)."""
+def _run_directory(config: Any) -> tuple[Path, Optional[rundir.RunLock]]:
+    """A new run directory with config.json, or the one being resumed (its config.json untouched),
+    locked by the process that writes (rank 0)."""
+    lock = None
     if config.runtime.resume:
         path = Path(config.runtime.resume)
         if distributed.is_main():
+            lock = rundir.RunLock(path).acquire()  # before cleaning: the temporaries may be a live run's
             for stale in rundir.remove_temporaries(path):
                 log.info("removed %s, left by a write the interruption cut short", stale)
         distributed.barrier()
-        return path
+        return path, lock
     path = None
     if distributed.is_main():
         path = rundir.create_run_dir(config.runtime.run_dir)
+        lock = rundir.RunLock(path).acquire()
         rundir.save_json(path / rundir.CONFIG, describe(config))
-    return Path(distributed.broadcast_object(str(path)))
+    return Path(distributed.broadcast_object(str(path))), lock
 
 
 def describe(config: Any) -> dict:

@@ -17,14 +17,14 @@ ROLE = "train"  # names this training's progress bar and seeds it
 
 def run_train(config: TrainConfig) -> Path:
     """Train ``config.model``; results.csv and checkpoints go in the run directory."""
-    ctx = open_run(config)
-    results = ctx.path(rundir.RESULTS_CSV)
-    if rundir.read_rows(results):
-        log.info("training finished before; nothing to do")
-        return ctx.run
-    learner = make_learner(config.model, ROLE, ctx.env)
-    result = learner.train(ctx.pool, ctx.run, ctx.seed_for(ROLE, len(ctx.pool)))
-    write(rundir.save_index, ctx.path(rundir.TRAIN_INDEX), ctx.pool)
-    write(rundir.append_row, results, result.row())
-    log.info("test accuracy %.4f after %.1f s of training", result.test_accuracy, result.train_time)
+    with open_run(config) as ctx:
+        results = ctx.path(rundir.RESULTS_CSV)
+        if rundir.read_rows(results):
+            log.info("training finished before; nothing to do")
+            return ctx.run
+        learner = make_learner(config.model, ROLE, ctx.env)
+        result = learner.train(ctx.pool, ctx.run, ctx.seed_for(ROLE, len(ctx.pool)))
+        write(rundir.save_index, ctx.path(rundir.TRAIN_INDEX), ctx.pool)
+        write(rundir.append_row, results, result.row())
+        log.info("test accuracy %.4f after %.1f s of training", result.test_accuracy, result.train_time)
     return ctx.run
