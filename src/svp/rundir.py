@@ -183,6 +183,21 @@ class RunLock:
         self._fd = None
 
 
+def check_writable(folder: str | os.PathLike, flag: str) -> None:
+    """Refuse a folder that a run could not be written in (a file, or not writable), before anything runs.
+
+    The folder need not exist yet: its nearest existing ancestor is checked.
+    """
+    path = Path(folder).absolute()
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{flag} {folder}: {existing} is a file, not a folder ; give a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} {folder}: {existing} cannot be written to ; give a folder you can write to")
+
+
 def create_run_dir(run_dir: str | os.PathLike, timestamp: str | None = None) -> Path:
     """Make ``run_dir/<timestamp>`` (a new, unique folder) and return it."""
     stamp = timestamp or datetime.now().strftime("%Y-%m-%d_%H-%M-%S.%f")

@@ -199,7 +199,7 @@ def test_fasttext_needs_a_text_dataset(capsys, tmp_path, cifar_dir):
         main(["active", "--proxy-arch", "fasttext", "--datasets-dir", str(cifar_dir), "--dataset", "cifar10",
               "--run-dir", str(tmp_path), "--initial-subset", "10", "--round", "10"])
     assert exit_info.value.code == 2
-    assert "--proxy-arch fasttext needs a text dataset" in capsys.readouterr().err
+    assert "--proxy-arch fasttext takes texts but cifar10 holds images" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
 
 
@@ -241,7 +241,8 @@ def fasttext_run(reviews_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("fasttext")
     argv = ["/path/to/fastText/fasttext", "--run-dir", str(out), "--datasets-dir", str(reviews_dir),
             "--dataset", "amazon_review_polarity", "--selection-method", "entropy", "--size", "20",
-            "--size", "30", "--seed", "4", "--epochs", "20", "--learning-rate", "0.3", *FASTTEXT]
+            "--size", "30", "--seed", "4", "--epochs", "20", "--learning-rate", "0.3", "--checkpoint", "last",
+            *FASTTEXT]
     result = subprocess.run([sys.executable, "-m", "svp.amazon", "fasttext", *argv], capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -265,6 +266,17 @@ def test_fasttext_command_writes_an_active_run(fasttext_run, reviews_dir):
                                            "threads": 1, "epochs": 20, "learning_rate": 0.3}
     assert (config["workflow"], config["train_target"], config["selection_method"]) == ("active", False,
                                                                                          "entropy")
+
+
+@needs_fasttext
+def test_fasttext_models_are_removed_once_no_resume_needs_them(reviews_dir, tmp_path):
+    # 400 MB each with the default buckets: by default a model stays only until its selection is recorded
+    run_dir = run(["active", *VDCNN, "--proxy-arch", "fasttext", *FASTTEXT, "--selection-method", "entropy",
+                   "--initial-subset", "20", "--round", "10", "--round", "10", "--no-train-target", "--seed", "3"],
+                  reviews_dir, tmp_path)
+    assert sizes(run_dir / "proxy.csv") == [20, 30, 40]
+    assert sorted(p.name for p in run_dir.rglob("*") if p.is_file() and "proxy/" in str(p)) == \
+        ["labeled_20.index", "labeled_30.index", "labeled_40.index"]
 
 
 @needs_fasttext
@@ -295,7 +307,7 @@ def test_replay_fasttext_selection_into_vdcnn(fasttext_run, reviews_dir, tmp_pat
 @needs_fasttext
 def test_coreset_with_fasttext_proxy(reviews_dir, tmp_path):
     run_dir = run(["coreset", *VDCNN, "--proxy-arch", "fasttext", *FASTTEXT, "--selection-method",
-                   "least_confidence", "--subset", "30", "--seed", "2"], reviews_dir, tmp_path)
+                   "least_confidence", "--subset", "30", "--seed", "2", "--checkpoint", "last"], reviews_dir, tmp_path)
     assert sizes(run_dir / "proxy.csv") == [60]
     assert sizes(run_dir / "target.csv") == [30]
     selected = load_index(run_dir / "selected.index")

@@ -37,7 +37,7 @@ SIZES = (72_000, 360_000, 720_000, 1_080_000, 1_440_000, 1_800_000)
 METHOD = "entropy"
 #: The selection methods fastText can serve (it gives class probabilities only).
 FASTTEXT_METHODS = tuple(name for name, method in METHODS.items() if method.needs <= FastTextLearner.provides)
-RUNTIME_FIELDS = ("run_dir", "seed", "track_test_acc", "quiet")  # the options of ours the command takes
+RUNTIME_FIELDS = ("run_dir", "seed", "checkpoint", "track_test_acc", "quiet")  # the options of ours it takes
 DATA_FIELDS = ("datasets_dir", "dataset", "validation", "shuffle")
 
 FASTTEXT_OPTIONS = (

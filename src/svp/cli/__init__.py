@@ -8,8 +8,11 @@ by :mod:`svp.cli.parse`. Domain entry points (``python -m svp.cifar``,
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import os
 import sys
+import traceback
 from typing import Callable, Optional, Sequence
 
 from svp import progress
@@ -35,9 +38,22 @@ DESCRIPTION = ("Selection via Proxy: fast data selection for deep learning "
 LISTS = ("models", "datasets", "methods")
 
 
+DEBUG_ENV = "SVP_DEBUG"
+# OSErrors of the machine, not of svp: a run directory that cannot be written (full, read-only, ...)
+USER_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR}
+
+
+def _common_options() -> argparse.ArgumentParser:
+    """Options every command takes (a parent parser)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true",
+                        help=f"show the traceback of an error too (or set {DEBUG_ENV}=1)")
+    return common
+
+
 def build_parser(domain: Domain = GENERIC) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=domain.prog, description=DESCRIPTION)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = _Commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
     for name in domain.commands:
         if name in domain.extra_commands:
             domain.extra_commands[name].add_parser(commands, domain)
@@ -46,6 +62,17 @@ def build_parser(domain: Domain = GENERIC) -> argparse.ArgumentParser:
         else:
             PARSERS[name](commands, domain)
     return parser
+
+
+class _Commands:
+    """The subparsers action, giving every command the common options."""
+
+    def __init__(self, action) -> None:
+        self.action = action
+        self.common = _common_options()
+
+    def add_parser(self, name: str, **kwargs) -> argparse.ArgumentParser:
+        return self.action.add_parser(name, parents=[self.common], **kwargs)
 
 
 def _workflow_parser(commands, name: str, domain: Domain) -> None:
@@ -120,18 +147,40 @@ def main(argv: Optional[Sequence[str]] = None, domain: Domain = GENERIC) -> int:
     """Entry point of ``svp`` and of the domain shims; returns the exit code."""
     parser = build_parser(domain)
     args = parser.parse_args(argv)
+    debug = args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     try:
         if args.command in HANDLERS:
             return HANDLERS[args.command](args, domain)
         setup_logging(args.quiet)
         run = _run(args, domain, argv)
     except UsageError as error:
-        parser.exit(2, f"{domain.prog}: error: {error}\n")
+        _fail(parser, domain, _user_message(error), debug)
+    except OSError as error:
+        if error.errno not in USER_ERRNOS:
+            raise  # not the user's doing: a bug to see whole
+        _fail(parser, domain, f"cannot write {error.filename or 'a file'}: {error.strerror} ; free some space, "
+              "or give a --run-dir you can write to (what is already written stays)", debug)
     if not is_main():  # under torchrun the summary shows once
         return 0
     print(run_summary(run))
     print(f"results: {run}")
     return 0
+
+
+def _fail(parser: argparse.ArgumentParser, domain: Domain, message: str, debug: bool) -> None:
+    """Exit 2 with ``prog: error: message``; the traceback too with --debug."""
+    if debug:
+        traceback.print_exc()
+    parser.exit(2, f"{domain.prog}: error: {message}\n")
+
+
+def _user_message(error: UsageError) -> str:
+    """The message of a UsageError, also of one raised in a DataLoader worker (which wraps it in a traceback)."""
+    text = str(error)
+    marker = f"{UsageError.__module__}.{UsageError.__name__}: "
+    if "Original Traceback" in text and marker in text:
+        return text.rsplit(marker, 1)[1].strip()
+    return text
 
 
 def _run(args: argparse.Namespace, domain: Domain, argv: Optional[Sequence[str]]):

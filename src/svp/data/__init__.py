@@ -11,10 +11,13 @@ from svp.data.base import Data, DatasetData, TensorData
 from svp.errors import UsageError
 
 DATASETS: dict[str, Callable[[DataConfig], Data]] = {}
+#: What each dataset holds: "image" or "text" (known before it is read).
+MODALITIES: dict[str, str] = {}
 for _module in (vision, imagenet, amazon):
     DATASETS.update(_module.DATASETS)
+    MODALITIES.update(dict.fromkeys(_module.DATASETS, _module.MODALITY))
 
-__all__ = ["DATASETS", "Data", "DatasetData", "TensorData", "open_dataset", "split_dev"]
+__all__ = ["DATASETS", "MODALITIES", "Data", "DatasetData", "TensorData", "open_dataset", "split_dev"]
 
 
 def open_dataset(config: DataConfig) -> Data:

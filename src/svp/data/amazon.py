@@ -97,11 +97,12 @@ def to_long(batch: torch.Tensor) -> torch.Tensor:
 
 
 class _Lines:
-    """Decoded lines of a binary file, counting the bytes handed out."""
+    """Decoded lines of a binary file, counting the bytes and lines handed out; bytes that are not
+    UTF-8 are a UsageError naming the line (never silently replaced)."""
 
-    def __init__(self, handle: io.BufferedReader) -> None:
-        self.handle = handle
-        self.pos = 0
+    def __init__(self, handle: io.BufferedReader, path: Path) -> None:
+        self.handle, self.path = handle, path
+        self.pos = self.lines = 0
 
     def __iter__(self) -> "_Lines":
         return self
@@ -109,7 +110,12 @@ class _Lines:
     def __next__(self) -> str:
         line = next(self.handle)
         self.pos += len(line)
-        return line.decode("utf-8", "replace")
+        self.lines += 1
+        try:
+            return line.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise UsageError(f"{self.path}:{self.lines}: bytes that are not UTF-8 ({error.reason} at byte "
+                             f"{error.start}) ; convert the file to UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
 
 
 @dataclass
@@ -204,7 +210,7 @@ def read_reviews(path: str | os.PathLike, num_classes: int) -> Reviews:
     chunk: list[bytes] = []
     with open(path, "rb") as handle, progress_bar(total=path.stat().st_size, unit="B", unit_scale=True,
                                                   desc=path.name) as bar:
-        lines = _Lines(handle)
+        lines = _Lines(handle, path)
         for row in _iter_rows(path, num_classes, lines):
             labels[n], offsets[n] = row.label, row.offset
             chunk.append(_ascii_bytes(f"{row.title} {row.text}", MAX_LENGTH).ljust(MAX_LENGTH, b"\x00"))
@@ -320,4 +326,5 @@ def amazon_review_full(config: DataConfig) -> TensorData:
     return load_reviews("amazon_review_full", config)
 
 
+MODALITY = "text"  # what these datasets hold: texts
 DATASETS = {"amazon_review_polarity": amazon_review_polarity, "amazon_review_full": amazon_review_full}

@@ -85,12 +85,22 @@ def _image_folder(root: Path, transform: Callable, allow_empty: bool = False):
     from torchvision.datasets import ImageFolder
 
     try:
-        folder = ImageFolder(str(root), transform=transform, allow_empty=allow_empty)
+        folder = ImageFolder(str(root), transform=transform, loader=load_image, allow_empty=allow_empty)
     except FileNotFoundError as error:
         raise UsageError(f"no images in {root} ({LAYOUT_HINT}): {error}") from None
     if not folder.samples:
         raise UsageError(f"no images in {root} ({LAYOUT_HINT})")
     return folder
+
+
+def load_image(path: str):
+    """An RGB image read by Pillow (as ImageFolder does); a file Pillow cannot read is a UsageError naming it."""
+    from torchvision.datasets.folder import default_loader
+
+    try:
+        return default_loader(path)
+    except OSError as error:  # PIL.UnidentifiedImageError, truncated files, unreadable files
+        raise UsageError(f"{path} is not an image Pillow can read ({error}) ; remove or replace it") from None
 
 
 def _relabel(folder, class_to_idx: dict[str, int]):
@@ -154,4 +164,5 @@ def imagenet(config: DataConfig) -> DatasetData:
                        labels=labels, num_workers=config.num_workers, eval_num_workers=config.eval_num_workers)
 
 
+MODALITY = "image"  # what these datasets hold: images
 DATASETS = {"imagenet": imagenet}

@@ -219,4 +219,5 @@ def _image_data(name: str, config: DataConfig, inputs: dict, labels: dict, num_c
                       train_transform=train_transform, eval_transform=normalize)
 
 
+MODALITY = "image"  # what these datasets hold: images
 DATASETS = {"fashion-mnist": fashion_mnist, "cifar10": cifar10, "cifar100": cifar100}

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from svp.engine import distributed
+from svp.errors import UsageError
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +20,7 @@ def pick_device(cuda: bool = True, devices: tuple[int, ...] = ()) -> torch.devic
     Under ``torchrun`` each process takes the GPU of its local rank (from
     ``devices`` when given); one process uses one GPU, the first of ``devices``.
     """
+    check_devices(cuda, devices)
     if not (cuda and torch.cuda.is_available()):
         return torch.device("cpu")
     ids = devices or tuple(range(torch.cuda.device_count()))
@@ -28,6 +30,21 @@ def pick_device(cuda: bool = True, devices: tuple[int, ...] = ()) -> torch.devic
     index = ids[distributed.local_rank() % len(ids)]
     torch.cuda.set_device(index)
     return torch.device("cuda", index)
+
+
+def check_devices(cuda: bool, devices: tuple[int, ...]) -> None:
+    """Refuse ``--device`` ids this machine lacks (rather than fall back to the CPU without a word)."""
+    if not devices:
+        return
+    flags = " ".join(f"--device {d}" for d in devices)
+    if not cuda:
+        raise UsageError(f"{flags} asks for a GPU but --no-cuda for the CPU ; drop one of them")
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    missing = [d for d in devices if d >= count]
+    if missing:
+        have = f"GPUs 0..{count - 1}" if count else "no GPU torch can use"
+        raise UsageError(f"--device {missing[0]}: this machine has {have} ; give an id it has, or drop --device "
+                         "to run on the CPU")
 
 
 def seed_everything(seed: int) -> None:

@@ -36,6 +36,12 @@ class Environment:
     checkpoint: str = "best"
 
 
+def damaged(path: Path, error: Exception) -> UsageError:
+    """The error of a saved model that cannot be loaded back (on --resume)."""
+    return UsageError(f"{path} cannot be loaded ({type(error).__name__}: {error}) ; it is damaged: restore it, or "
+                      "start a new run (this run's other results stay as they are)")
+
+
 class Learner(ABC):
     """One kind of model (torch networks, fastText, ...) with the three calls workflows make.
 
@@ -56,6 +62,11 @@ class Learner(ABC):
     @abstractmethod
     def archs(cls) -> Collection[str]:
         """The architecture names this kind builds."""
+
+    @classmethod
+    @abstractmethod
+    def modality(cls, arch: str) -> str:
+        """What ``arch`` takes as input: "image" or "text" (see ``svp.data.MODALITIES``)."""
 
     @classmethod
     def check(cls, config: ModelConfig, flag: str, method: Optional[str], data: Optional[Data] = None) -> None:
@@ -95,3 +106,10 @@ class Learner(ABC):
     @abstractmethod
     def score(self, indices: np.ndarray, needs: frozenset) -> Outputs:
         """What the current model says about ``indices`` of the training split (``needs`` of it)."""
+
+    def discard(self, out_dir: Path) -> None:
+        """Called once the model :meth:`train` left in ``out_dir`` will never be loaded again.
+
+        Torch checkpoints stay (``--checkpoint`` says which); a learner whose
+        saved models are large removes what no resume and no --checkpoint needs.
+        """

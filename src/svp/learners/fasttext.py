@@ -33,9 +33,9 @@ from svp.data import Data
 from svp.engine import distributed
 from svp.engine.fit import BatchHook, TrainResult
 from svp.errors import UsageError
-from svp.learners.base import Learner
+from svp.learners.base import Learner, damaged
 from svp.progress import bar
-from svp.rundir import FASTTEXT_MODEL, PROXY, atomic_save
+from svp.rundir import FASTTEXT_MODEL, PROXY, TEMP_SUFFIX, atomic_save
 from svp.selection import Outputs
 
 log = logging.getLogger(__name__)
@@ -191,7 +191,8 @@ class FastTextProxy:
         self.num_classes = int(num_classes if num_classes is not None else labels.max() + 1)
         if labels.min() < 0 or labels.max() >= self.num_classes:
             raise ValueError(f"labels must lie in 0..{self.num_classes - 1}")
-        handle, path = tempfile.mkstemp(prefix="svp-fasttext-", suffix=".train", dir=tmp_dir)
+        # named as rundir's temporaries, so that a training killed mid-way leaves nothing a resume keeps
+        handle, path = tempfile.mkstemp(prefix=".fasttext-train.", suffix=TEMP_SUFFIX, dir=tmp_dir)
         try:
             with os.fdopen(handle, "w", encoding="utf-8", errors="replace") as file:
                 written = _write_training_file(file, texts, labels)
@@ -360,13 +361,14 @@ class FastTextLearner(Learner):
         return (FASTTEXT_ARCH,)
 
     @classmethod
+    def modality(cls, arch: str) -> str:
+        return "text"
+
+    @classmethod
     def check(cls, config: ModelConfig, flag: str, method: Optional[str], data: Optional[Data] = None) -> None:
-        """Refuse methods that need more than probabilities, bad options, and data without texts."""
+        """Refuse methods that need more than probabilities, and bad options."""
         super().check(config, flag, method, data)
         FastTextOptions.from_dict(config.options)
-        if method is not None and data is not None and getattr(data, "texts", None) is None:
-            raise UsageError(f"{flag} {FASTTEXT_ARCH} needs a text dataset (e.g. amazon_review_polarity); "
-                             f"{data.name} has no raw texts")
 
     def train(self, labeled: np.ndarray, out_dir: Path, seed: int,
               hooks: Sequence[BatchHook] = ()) -> TrainResult:
@@ -395,7 +397,16 @@ class FastTextLearner(Learner):
         return float(correct.mean()) if len(correct) else -1.0, time.perf_counter() - start
 
     def load(self, out_dir: Path) -> None:
-        self.model = FastTextProxy.load(out_dir / FASTTEXT_MODEL, self.env.data.num_classes)
+        path = out_dir / FASTTEXT_MODEL
+        try:
+            self.model = FastTextProxy.load(path, self.env.data.num_classes)
+        except ValueError as error:  # fastText's word for a missing or damaged file
+            raise damaged(path, error) from None
+
+    def discard(self, out_dir: Path) -> None:
+        """Remove the saved model (400 MB with the default buckets) unless --checkpoint all/last keeps it."""
+        if self.env.checkpoint == "best":
+            (out_dir / FASTTEXT_MODEL).unlink(missing_ok=True)
 
     def score(self, indices: np.ndarray, needs: frozenset) -> Outputs:
         """Class probabilities of ``indices`` of the training split."""

@@ -1,6 +1,7 @@
 """Torch networks from :data:`svp.models.MODELS`, trained by the engine."""
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Collection, Optional
 
@@ -10,8 +11,8 @@ import torch
 from svp.engine.device import prepare_model, seed_everything
 from svp.engine.fit import TrainResult, fit
 from svp.engine.predict import predict
-from svp.learners.base import Learner
-from svp.models import MODELS, create_model
+from svp.learners.base import Learner, damaged
+from svp.models import MODALITIES, MODELS, create_model
 from svp.rundir import BEST_CHECKPOINT
 from svp.selection import Outputs
 
@@ -24,6 +25,10 @@ class TorchLearner(Learner):
     @classmethod
     def archs(cls) -> Collection[str]:
         return MODELS.keys()
+
+    @classmethod
+    def modality(cls, arch: str) -> str:
+        return MODALITIES[arch]
 
     def _new_model(self) -> torch.nn.Module:
         data = self.env.data
@@ -40,9 +45,14 @@ class TorchLearner(Learner):
         return result
 
     def load(self, out_dir: Path) -> None:
-        state = torch.load(out_dir / BEST_CHECKPOINT, map_location=self.env.device, weights_only=True)
-        self.model = self._new_model()
-        self.model.load_state_dict(state["model"])
+        path = out_dir / BEST_CHECKPOINT
+        model = self._new_model()
+        try:
+            state = torch.load(path, map_location=self.env.device, weights_only=True)
+            model.load_state_dict(state["model"])
+        except (OSError, RuntimeError, EOFError, KeyError, TypeError, pickle.UnpicklingError) as error:
+            raise damaged(path, error) from None
+        self.model = model
 
     def score(self, indices, needs) -> Outputs:
         indices = np.asarray(indices, dtype=np.int64)

@@ -17,8 +17,11 @@ from svp.models import cifar_resnet, preact_resnet, resnet, resnext, small, stoc
 ModelFactory = Callable[..., nn.Module]
 
 MODELS: dict[str, ModelFactory] = {}
+#: What each architecture takes: "image" or "text".
+MODALITIES: dict[str, str] = {}
 for _module in (small, cifar_resnet, preact_resnet, wide_resnet, resnext, stochastic_depth, vdcnn, resnet):
     MODELS.update(_module.MODELS)
+    MODALITIES.update(dict.fromkeys(_module.MODELS, _module.MODALITY))
 
 
 def create_model(arch: str, num_classes: int, in_channels: int = 3) -> nn.Module:

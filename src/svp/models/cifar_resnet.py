@@ -73,6 +73,7 @@ def resnet_cifar_stem(depth: int, num_classes: int = 10, in_channels: int = 3) -
     return ResNet(ResidualBlock, layout, depths, [64, 128, 256, 512], num_classes, in_channels)
 
 
+MODALITY = "image"  # the input these models take: images (N, C, H, W)
 MODELS: dict[str, ModelFactory] = {
     **{
         f"resnet{d}": model_factory(cifar_resnet, f"resnet{d}", depth=d)

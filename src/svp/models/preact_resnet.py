@@ -47,6 +47,7 @@ def _preact(name: str, depth: int, bottlenecks: bool = False) -> tuple[str, Mode
     return name, model_factory(preact_resnet, name, depth=depth, bottlenecks=bottlenecks)
 
 
+MODALITY = "image"  # the input these models take: images (N, C, H, W)
 MODELS: dict[str, ModelFactory] = dict(
     [
         *(_preact(f"preact{d}", d) for d in (8, 14, 20, 56, 110)),

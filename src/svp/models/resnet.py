@@ -41,6 +41,7 @@ def imagenet_resnet(depth: int, num_classes: int = 1000, in_channels: int = 3) -
     return model
 
 
+MODALITY = "image"  # the input these models take: images (N, C, H, W)
 MODELS: dict[str, ModelFactory] = {
     f"imagenet-resnet{d}": model_factory(imagenet_resnet, f"imagenet-resnet{d}", depth=d) for d in DEPTHS
 }

@@ -33,6 +33,7 @@ def resnext29(cardinality: int, width: int, num_classes: int = 10, in_channels: 
     return ResNet(ResidualBlock, layout, [3, 3, 3], [64, 128, 256], num_classes, in_channels)
 
 
+MODALITY = "image"  # the input these models take: images (N, C, H, W)
 MODELS: dict[str, ModelFactory] = {
     f"resnext29-{c}-{w}": model_factory(resnext29, f"resnext29-{c}-{w}", cardinality=c, width=w)
     for c, w in ((8, 64), (16, 64))

@@ -75,6 +75,7 @@ class LogisticRegression(nn.Module):
         return self.classifier(self.body(x))
 
 
+MODALITY = "image"  # the input these models take: images (N, C, H, W)
 MODELS = {
     "small-cnn": SmallCNN,
     "small-cnn-16": lambda num_classes=10, in_channels=3: SmallCNN(num_classes, in_channels, width=16),

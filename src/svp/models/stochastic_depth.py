@@ -114,6 +114,7 @@ def stochastic_resnet(
     return model
 
 
+MODALITY = "image"  # the input these models take: images (N, C, H, W)
 MODELS: dict[str, ModelFactory] = {
     "stochastic56": model_factory(stochastic_resnet, "stochastic56", depth=56),
     "stochastic56-08": model_factory(

@@ -205,4 +205,5 @@ def _name(depth: int, downsampling: str, shortcut: bool = False, lite: bool = Fa
 # shortcut or not, plus the one lite variant (vdcnn9-maxpool-lite).
 _VARIANTS = [(d, m, s, False) for d in DEPTHS for m in DOWNSAMPLING for s in (False, True)]
 _VARIANTS.append((9, "maxpool", False, True))
+MODALITY = "text"  # the input these models take: character codes (N, L)
 MODELS = {_name(*variant): _factory(*variant) for variant in _VARIANTS}

@@ -39,6 +39,7 @@ def wide_resnet(depth: int, widen: int, num_classes: int = 10, in_channels: int 
     return ResNet(PreActBlock, basic, [n] * 3, widths, num_classes, in_channels, stem_width=16)
 
 
+MODALITY = "image"  # the input these models take: images (N, C, H, W)
 MODELS: dict[str, ModelFactory] = {
     f"wrn-{d}-{k}": model_factory(wide_resnet, f"wrn-{d}-{k}", depth=d, widen=k)
     for d, k in ((16, 4), (16, 8), (28, 10), (40, 4))

@@ -84,6 +84,10 @@ def report(paths: Sequence[str], out_dir: Optional[str] = None,
                              f"holds {len(found)}: {', '.join(found)}")
         base = load_run(found[0])
     out_dir = out_dir or os.path.join(runs[0].path, REPORT_DIR)
-    written = write_report(runs, out_dir, base)
+    try:
+        written = write_report(runs, out_dir, base)
+    except OSError as error:
+        raise UsageError(f"--out {out_dir}: cannot write {error.filename or 'there'} ({error.strerror}) ; give a "
+                         "folder you can write to") from None
     text = format_table(build_table(runs, base))
     return f"{text}\n\nwrote {', '.join(written.values())}", written

@@ -185,14 +185,22 @@ def _parse_accuracy(value: Optional[str]) -> Optional[float]:
 
 
 def _read_csv(path: str, required: Sequence[str]) -> list[dict[str, str]]:
-    """The rows of a CSV file whose header has every ``required`` column."""
+    """The rows of a CSV file whose header has every ``required`` column; a row cut short is refused."""
+    rows: list[dict[str, str]] = []
     try:
-        with open(path, newline="") as handle:
+        with open(path, newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
-            rows = list(reader)
+            for row in reader:
+                if None in row or None in row.values():  # more, or fewer, fields than the header
+                    fields = sum(v is not None for k, v in row.items() if k is not None) + len(row.get(None) or [])
+                    raise UsageError(f"{path}:{reader.line_num}: {fields} fields where the header has "
+                                     f"{len(reader.fieldnames)} ; the file is damaged (cut mid-row?): restore it")
+                rows.append(row)
             header = reader.fieldnames or []
     except OSError as error:
         raise UsageError(f"cannot read {path}: {error.strerror}") from error
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise UsageError(f"{path} is not a results CSV ({error}) ; the file is damaged: restore it") from None
     missing = [column for column in required if column not in header]
     if missing:
         raise UsageError(f"{path} is not a results file: it lacks the column(s) "

@@ -56,7 +56,8 @@ def _rounds(ctx: Context, config: ActiveConfig) -> None:
     budgets = config.budgets
     for k, size in enumerate(budgets):
         last = k + 1 == len(budgets)
-        train_step(ctx, proxy, PROXY, labeled, need_model=not last)
+        selected_before = not last and rundir.find_row(ctx.path(rundir.SELECTION_CSV), budgets[k + 1]) is not None
+        train_step(ctx, proxy, PROXY, labeled, need_model=not (last or selected_before))
         if config.train_target and not same and evaluates_target_at(config, size):
             train_step(ctx, target, TARGET, labeled, need_model=False)
         if not last:

@@ -59,6 +59,7 @@ def select_coreset(ctx: Context, config: CoresetConfig) -> np.ndarray:
     write(rundir.save_index, ctx.path(rundir.SELECTED_INDEX), np.sort(selected))
     write(rundir.save_index, ctx.path(rundir.DEV_INDEX), ctx.dev)
     write(rundir.append_row, ctx.path(rundir.SELECTION_CSV), row)
+    write(proxy.discard, rundir.training_dir(ctx.run, PROXY, len(ctx.pool)))
     return np.sort(selected)
 
 

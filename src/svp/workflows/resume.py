@@ -52,7 +52,9 @@ def resumed_config(config: Any, typed: Mapping[FieldPath, str]) -> Any:
     if conflicts:
         raise UsageError(f"--resume {run}: {'; '.join(conflicts)}. Drop these options to continue with the "
                          "saved values, or start a new run without --resume")
-    runtime = dataclasses.replace(saved.runtime, resume=str(run), quiet=config.runtime.quiet)
+    # how to run now (devices, progress) comes from this command line, what the run is from the saved config
+    runtime = dataclasses.replace(saved.runtime, resume=str(run), quiet=config.runtime.quiet,
+                                  cuda=config.runtime.cuda, devices=config.runtime.devices)
     return dataclasses.replace(saved, runtime=runtime)
 
 

@@ -20,7 +20,7 @@ import torch
 import svp
 from svp import config as cfg
 from svp import rundir
-from svp.data import Data, open_dataset, split_dev
+from svp.data import MODALITIES, Data, open_dataset, split_dev
 from svp.engine import distributed
 from svp.engine.device import pick_device
 from svp.errors import UsageError
@@ -45,6 +45,8 @@ def open_run(config: Any, validate: Optional[Validator] = None) -> Context:
     """
     check_selection_method(config)
     check_learners(config)
+    runtime = config.runtime
+    rundir.check_writable(*((runtime.resume, "--resume") if runtime.resume else (runtime.run_dir, "--run-dir")))
     device = pick_device(config.runtime.cuda, config.runtime.devices)
     distributed.init_from_env(device)
     seed = resolve_seed(config.runtime.seed)
@@ -96,10 +98,15 @@ def _learners(config: Any) -> Iterator[tuple[str, str, cfg.ModelConfig, Optional
 
 def check_learners(config: Any, data: Optional[Data] = None) -> None:
     """Ask each model's kind of learner whether it can do its part (with ``data`` once loaded)."""
+    dataset = config.data.dataset
     for role, flag, model, method in _learners(config):
         kind = learner_kind(model.arch)
         if kind is None or role not in kind.roles:
             raise UsageError(f"unknown {flag} {model.arch!r}; choose one of: {', '.join(archs_for(role))}")
+        takes, holds = kind.modality(model.arch), MODALITIES.get(dataset)
+        if holds is not None and takes != holds and (role == rundir.TARGET or method is not None):
+            raise UsageError(f"{flag} {model.arch} takes {takes}s but {dataset} holds {holds}s ; choose an "
+                             f"architecture that takes {holds}s (svp list models)")
         kind.check(model, flag, method, data)
 
 

@@ -45,7 +45,8 @@ def train_step(ctx: Context, learner: Learner, role: str, labeled: np.ndarray, *
     """Train ``learner`` on ``labeled`` unless a finished row says it was; return the row.
 
     ``finish(out_dir)`` saves whatever else the training produced (e.g.
-    forgetting counts) before the row marks the step done.
+    forgetting counts) before the row marks the step done. Without
+    ``need_model`` the learner may discard the saved model once the row is written.
     """
     n = len(labeled)
     out_dir = rundir.training_dir(ctx.run, role, n)
@@ -63,6 +64,8 @@ def train_step(ctx: Context, learner: Learner, role: str, labeled: np.ndarray, *
         write(finish, out_dir)
     row = result.row()
     write(rundir.append_row, results, row)
+    if not need_model:
+        write(learner.discard, out_dir)
     log.info("%s on %d examples: test accuracy %.4f, %.1f s training", role, n,
              result.test_accuracy, result.train_time)
     return row
@@ -107,4 +110,5 @@ def selection_step(ctx: Context, learner: Learner, method: str, labeled: np.ndar
     assert len(np.unique(updated)) == total, "selection repeated an already-labeled example"
     write(rundir.save_index, rundir.labeled_index(ctx.run, PROXY, total), updated)
     write(rundir.append_row, ctx.path(rundir.SELECTION_CSV), row)
+    write(learner.discard, rundir.training_dir(ctx.run, PROXY, len(labeled)))  # its selection is recorded
     return updated
