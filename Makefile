@@ -1,12 +1,24 @@
 # Fresh-machine entry points. `make demo` and `make test` each set up first.
-PYTHON ?= python3
+#
+# The interpreter: the active one (a virtual environment, conda, pyenv...), or a project
+# virtual environment in .venv where the system Python refuses pip installs (PEP 668,
+# "externally-managed-environment", as on current Debian and Ubuntu).
+SYSTEM_PYTHON ?= python3
+VENV ?= .venv
+EXTERNALLY_MANAGED := $(shell [ -z "$$VIRTUAL_ENV" ] && $(SYSTEM_PYTHON) -c 'import os, sys, sysconfig; \
+	sys.exit(not os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")))' 2>/dev/null && echo yes)
+PYTHON ?= $(if $(EXTERNALLY_MANAGED),$(VENV)/bin/python,$(SYSTEM_PYTHON))
 DEMO_RUN_DIR ?= runs/demo
 
-.PHONY: setup demo test bench
+.PHONY: setup demo test bench wheel-check
 
 setup:
 	@if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 		apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; \
+	fi
+	@if [ "$(PYTHON)" = "$(VENV)/bin/python" ] && [ ! -x "$(VENV)/bin/python" ]; then \
+		echo "the system Python is externally managed (PEP 668): installing into $(VENV)"; \
+		$(SYSTEM_PYTHON) -m venv "$(VENV)" || { echo "make: python3 -m venv failed; on Debian/Ubuntu: apt-get install python3-venv"; exit 2; }; \
 	fi
 	$(PYTHON) -m pip install -q -e ".[dev,text]"
 
@@ -26,3 +38,7 @@ test: setup
 bench: setup
 	$(PYTHON) -m pip install -q -e ".[bench]"
 	$(PYTHON) -m bench
+
+# The built wheel (not the checkout) installs every subpackage and runs: a tiny `svp active`.
+wheel-check: setup
+	bash .ci/check_wheel.sh $(PYTHON)
