@@ -66,7 +66,8 @@ def load_saved_config(run: Path, workflow: str, cls: type) -> Any:
     try:
         values = rundir.load_json(path)
     except json.JSONDecodeError as error:
-        raise UsageError(f"--resume {run}: {rundir.CONFIG} is not valid JSON ({error})") from None
+        raise UsageError(f"--resume {run}: {rundir.CONFIG} is not valid JSON ({error}) ; restore it, or start a "
+                         "new run without --resume") from None
     if not isinstance(values, dict):
         raise UsageError(f"--resume {run}: {rundir.CONFIG} holds {type(values).__name__}, not a saved config ; "
                          "restore it, or start a new run without --resume")

@@ -10,6 +10,7 @@ import dataclasses
 import logging
 import platform
 import secrets
+import shutil
 import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
@@ -125,8 +126,14 @@ def _run_directory(config: Any) -> tuple[Path, Optional[rundir.RunLock]]:
     path = None
     if distributed.is_main():
         path = rundir.create_run_dir(config.runtime.run_dir)
-        lock = rundir.RunLock(path).acquire()
-        rundir.save_json(path / rundir.CONFIG, describe(config))
+        try:
+            lock = rundir.RunLock(path).acquire()
+            rundir.save_json(path / rundir.CONFIG, describe(config))
+        except BaseException:  # a full or read-only disk: leave no empty run directory behind
+            if lock is not None:
+                lock.release()
+            shutil.rmtree(path, ignore_errors=True)
+            raise
     return Path(distributed.broadcast_object(str(path))), lock
 
 
