@@ -67,6 +67,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         result = _run_one(name, args.quick)
         rows += result
         print(f"  {name}: {time.perf_counter() - start:.0f} s", flush=True)
+        print(format_table(result), flush=True)  # now, in case a later benchmark is cut short
+    print("\nall benchmarks:")
     print(format_table(rows))
     print(f"total {time.perf_counter() - started:.0f} s")
     if args.json:

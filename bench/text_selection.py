@@ -14,6 +14,7 @@ uses. Sides alternate and the median per-round ratio is reported.
 """
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import tempfile
 from pathlib import Path
@@ -84,7 +85,10 @@ def _round(ctx: Context, model: ModelConfig, labeled: np.ndarray, unlabeled: np.
 
 
 def run(quick: bool) -> list[dict]:
-    """fastText vs VDCNN9 selection time; one row."""
+    """fastText vs VDCNN9 selection time; one row (a skipped one without the fasttext package)."""
+    if importlib.util.find_spec("fasttext") is None:
+        return [row("text selection", "-", "-", "-", None, "", notes="skipped: the fasttext package is not "
+                    "installed (pip install -e '.[text]')")]
     sizes = QUICK if quick else FULL
     with tempfile.TemporaryDirectory(prefix="svp-bench-text-") as tmp:
         root = write_reviews(Path(tmp), sizes["train"] + sizes["pool"], TEST_REVIEWS)
