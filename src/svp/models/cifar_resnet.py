@@ -30,24 +30,25 @@ _IMAGENET_DEPTHS = {
 }
 
 
-def cifar_resnet(depth: int, num_classes: int = 10, in_channels: int = 3) -> ResNet:
+def cifar_resnet(depth: int, num_classes: int = 10, in_channels: int = 3,
+                 block: type[ResidualBlock] = ResidualBlock) -> ResNet:
     """He et al.'s CIFAR ResNet of ``depth = 6n + 2`` layers (basic blocks).
 
     Parameters
     ----------
     depth : int
         Number of weighted layers, e.g. 20, 56, 110.
-    num_classes : int
-        Number of outputs.
-    in_channels : int
-        Channels of the input images.
+    num_classes, in_channels : int
+        Number of outputs, and channels of the input images.
+    block : type
+        The residual block (stochastic depth brings its own).
 
     Returns
     -------
     ResNet
     """
     n = blocks_per_stage(depth, layers_per_block=2)
-    return ResNet(ResidualBlock, basic, [n] * 3, [16, 32, 64], num_classes, in_channels)
+    return ResNet(block, basic, [n] * 3, [16, 32, 64], num_classes, in_channels)
 
 
 def resnet_cifar_stem(depth: int, num_classes: int = 10, in_channels: int = 3) -> ResNet:
@@ -57,10 +58,8 @@ def resnet_cifar_stem(depth: int, num_classes: int = 10, in_channels: int = 3) -
     ----------
     depth : int
         18 or 34 (basic blocks), 50, 101 or 152 (bottlenecks).
-    num_classes : int
-        Number of outputs.
-    in_channels : int
-        Channels of the input images.
+    num_classes, in_channels : int
+        Number of outputs, and channels of the input images.
 
     Returns
     -------

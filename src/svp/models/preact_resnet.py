@@ -29,10 +29,8 @@ def preact_resnet(
         ``6n + 2`` with basic blocks, ``9n + 2`` with bottlenecks.
     bottlenecks : bool
         Use bottleneck blocks (1x1, 3x3, 1x1) instead of basic ones.
-    num_classes : int
-        Number of outputs.
-    in_channels : int
-        Channels of the input images.
+    num_classes, in_channels : int
+        Number of outputs, and channels of the input images.
 
     Returns
     -------

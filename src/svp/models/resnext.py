@@ -20,10 +20,8 @@ def resnext29(cardinality: int, width: int, num_classes: int = 10, in_channels: 
         Number of groups of each 3x3 convolution (8 or 16 in the paper).
     width : int
         Channels per group in the first stage (64 in the paper).
-    num_classes : int
-        Number of outputs.
-    in_channels : int
-        Channels of the input images.
+    num_classes, in_channels : int
+        Number of outputs, and channels of the input images.
 
     Returns
     -------

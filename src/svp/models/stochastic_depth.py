@@ -20,14 +20,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from svp.models.residual import (
-    ModelFactory,
-    ResidualBlock,
-    ResNet,
-    basic,
-    blocks_per_stage,
-    model_factory,
-)
+from svp.models.cifar_resnet import cifar_resnet
+from svp.models.residual import ModelFactory, ResidualBlock, ResNet, model_factory
 
 
 class PadShortcut(nn.Module):
@@ -99,17 +93,14 @@ def stochastic_resnet(
         Number of weighted layers, e.g. 56, 110, 1202 (152 for SVHN).
     final_survival : float
         Survival probability of the last block (linear decay from 1).
-    num_classes : int
-        Number of outputs.
-    in_channels : int
-        Channels of the input images.
+    num_classes, in_channels : int
+        Number of outputs, and channels of the input images.
 
     Returns
     -------
     ResNet
     """
-    n = blocks_per_stage(depth, layers_per_block=2)
-    model = ResNet(StochasticBlock, basic, [n] * 3, [16, 32, 64], num_classes, in_channels)
+    model = cifar_resnet(depth, num_classes, in_channels, block=StochasticBlock)
     set_linear_survival(model, final_survival)
     return model
 

@@ -25,10 +25,8 @@ def wide_resnet(depth: int, widen: int, num_classes: int = 10, in_channels: int 
         ``6n + 4``, e.g. 16, 28, 40.
     widen : int
         Widening factor k.
-    num_classes : int
-        Number of outputs.
-    in_channels : int
-        Channels of the input images.
+    num_classes, in_channels : int
+        Number of outputs, and channels of the input images.
 
     Returns
     -------
