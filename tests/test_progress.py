@@ -12,7 +12,8 @@ from svp.cli import main
 def argv(cifar_dir, run_root) -> list[str]:
     return ["active", "--datasets-dir", str(cifar_dir), "--run-dir", str(run_root), "--arch", "logistic",
             "--proxy-arch", "mlp", "--selection-method", "kcenters", "--initial-subset", "20", "--round", "10",
-            "--validation", "20", "--no-cuda", "--seed", "1", "--epochs", "1", "--learning-rate", "0.01"]
+            "--validation", "20", "--no-cuda", "--seed", "1", "--epochs", "1", "--learning-rate", "0.01",
+            "--eval-target-at", "20", "--eval-target-at", "30"]
 
 
 def pretend_terminal(monkeypatch) -> None:

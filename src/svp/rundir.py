@@ -64,6 +64,15 @@ SELECTION_RESULTS = (PROXY_CSV, LEGACY_PROXY_CSV, SELECTION_CSV, PROXY, LEGACY_P
 _INDEX_SIZE = re.compile(r"_(\d+)\.index$")
 
 
+def config_path(run: str | os.PathLike) -> Optional[Path]:
+    """The saved config of a run directory: ours (config.json) or the original's (config_<timestamp>.json)."""
+    run = Path(run)
+    if (run / CONFIG).is_file():
+        return run / CONFIG
+    legacy = sorted(p for p in run.glob(LEGACY_CONFIG_GLOB) if p.is_file())
+    return legacy[0] if legacy else None
+
+
 def role_csv(role: str) -> str:
     """The results file of ``role`` (``proxy.csv`` or ``target.csv``)."""
     return f"{role}.csv"

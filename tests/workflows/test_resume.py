@@ -26,12 +26,12 @@ KILLED = -signal.SIGKILL
 
 
 def argv(cifar_dir: Path, run_root: Path) -> list[str]:
-    """A small active run: 3 rounds, a 2-epoch MLP proxy, a logistic-regression target."""
+    """A small active run: 3 rounds, a 2-epoch MLP proxy, a logistic-regression target trained at every size."""
     return ["active", "--datasets-dir", str(cifar_dir), "--run-dir", str(run_root), "--no-cuda", "--seed", "5",
             "--arch", "logistic", "--proxy-arch", "mlp", "--selection-method", "kcenters", "--initial-subset", "50",
             "--round", "30", "--round", "20", "--round", "20", "--validation", "40", "--batch-size", "64",
             "--epochs", "1", "--learning-rate", "0.01", "--proxy-epochs", "2", "--proxy-learning-rate", "0.01",
-            "--quiet"]
+            *[arg for size in SIZES for arg in ("--eval-target-at", str(size))], "--quiet"]
 
 
 def svp_cifar(args: list[str], kill_at: str | None = None) -> subprocess.CompletedProcess:
@@ -63,7 +63,7 @@ def reference(cifar_dir, tmp_path_factory) -> Path:
 def assert_same_results(run: Path, reference: Path) -> None:
     indexes = {str(p.relative_to(reference)): p.read_bytes() for p in reference.rglob("*.index")}
     assert {str(p.relative_to(run)): p.read_bytes() for p in run.rglob("*.index")} == indexes
-    assert len(indexes) == 1 + 2 * len(SIZES)  # initial subset, proxy/<n> and target/<n> labeled sets
+    assert len(indexes) == 2 + 2 * len(SIZES)  # dev set, initial subset, proxy/<n> and target/<n> labeled sets
     measured = ("nexamples", "train_accuracy", "dev_accuracy", "test_accuracy")
     for name in ("proxy.csv", "target.csv"):
         assert column(run, name) == SIZES, name  # one row per training: none lost, none repeated
@@ -157,9 +157,10 @@ def test_train_resume_compares_the_model_options(tmp_path, capsys):
 
 
 def test_typed_options_include_defaults_typed_out_loud():
-    argv = ["active", "--checkpoint", "best", "--no-cuda", "-a", "mlp", "--wd", "0.1", "--proxy-epochs", "3",
-            "--resume", "x"]
+    argv = ["active", "--checkpoint", "best", "--no-cuda", "--arch", "mlp", "-a", "mlp", "--wd", "0.1",
+            "--proxy-epochs", "3", "--resume", "x"]
     typed = typed_fields(build_parser(svp.cifar.DOMAIN), svp.cifar.DOMAIN, argv, "active")
     assert typed == {("runtime", "checkpoint"): "--checkpoint", ("runtime", "cuda"): "--cuda",
-                     ("target", "arch"): "--arch", ("target", "weight_decay"): "--weight-decay",
-                     ("proxy", "epochs"): "--proxy-epochs", ("runtime", "resume"): "--resume"}
+                     ("target", "arch"): "--arch", ("proxy", "arch"): "--proxy-arch",
+                     ("target", "weight_decay"): "--weight-decay", ("proxy", "epochs"): "--proxy-epochs",
+                     ("runtime", "resume"): "--resume"}

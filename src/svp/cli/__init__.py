@@ -17,7 +17,8 @@ from typing import Callable, Optional, Sequence
 
 from svp import progress
 from svp.cli.domain import GENERIC, Command, Domain, OptionGroup
-from svp.cli.options import DATA, MODEL, RUNTIME, WORKFLOW_COMMANDS, add_options, add_proxy_twins
+from svp.cli.options import (DATA, MODEL, RUNTIME, SHORT_FORMS, WORKFLOW_COMMANDS, add_options, add_proxy_twins,
+                             without_proxy_short_flags)
 from svp.cli.parse import build_config, typed_fields
 from svp.data import DATASETS
 from svp.engine.distributed import is_main
@@ -81,7 +82,8 @@ def _workflow_parser(commands, name: str, domain: Domain) -> None:
     add_options(parser.add_argument_group("run"), RUNTIME, domain)
     add_options(parser.add_argument_group("data"), DATA, domain,
                 choices={"dataset": domain.datasets or tuple(sorted(DATASETS))})
-    add_options(parser.add_argument_group("model"), MODEL, domain)
+    add_options(parser.add_argument_group("model"), without_proxy_short_flags(MODEL) if command.proxy else MODEL,
+                domain)
     if command.proxy:
         add_proxy_twins(parser.add_argument_group("proxy (each defaults to its target twin)"))
         extra = domain.proxy_options
@@ -152,6 +154,9 @@ def main(argv: Optional[Sequence[str]] = None, domain: Domain = GENERIC) -> int:
         if args.command in HANDLERS:
             return HANDLERS[args.command](args, domain)
         setup_logging(args.quiet)
+        for short, long in getattr(args, SHORT_FORMS, None) or ():
+            log.warning("%s sets %s here, as in the original implementation's %s command; write %s or %s to "
+                        "say which model you mean", short, long, args.command, long, long.replace("proxy-", ""))
         run = _run(args, domain, argv)
     except UsageError as error:
         _fail(parser, domain, _user_message(error), debug)

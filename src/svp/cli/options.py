@@ -8,7 +8,7 @@ twins of the model options are generated here and default to the target's.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Optional, Sequence
 
 from svp import config as cfg
@@ -172,12 +172,42 @@ def add_options(group: argparse._ActionsContainer, options: Sequence[Option], do
         group.add_argument(*option.flags, dest=option.field, help=help_text.replace("%", "%%"), **kwargs)
 
 
+# The original (click) declared -a and -o for --arch/--optimizer and again for --proxy-arch/--proxy-optimizer;
+# the later declaration wins, so in its active and coreset commands they set the proxy's. Commands typed
+# for the original mean the same here; svp says so in the help and warns when they are used.
+PROXY_SHORT_FLAGS = {"arch": "-a", "optimizer": "-o"}
+SHORT_FORMS = "short_forms"  # where parsing notes the proxy short forms used, for the warning
+
+
+class _NoteShortForm(argparse._StoreAction):
+    """Stores the value, and notes when the proxy's short form (-a, -o) gave it."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        super().__call__(parser, namespace, values, option_string)
+        if option_string in PROXY_SHORT_FLAGS.values():
+            noted = getattr(namespace, SHORT_FORMS, None) or []
+            setattr(namespace, SHORT_FORMS, [*noted, (option_string, self.option_strings[0])])
+
+
+def without_proxy_short_flags(options: Sequence[Option]) -> list[Option]:
+    """The target's options where the proxy owns -a and -o (active, coreset)."""
+    short = set(PROXY_SHORT_FLAGS.values())
+    return [replace(option, flags=tuple(f for f in option.flags if f not in short)) for option in options]
+
+
 def add_proxy_twins(group: argparse._ActionsContainer) -> None:
-    """``--proxy-arch``, ``--proxy-epochs``, ...: each model option again for the proxy, defaulting to None."""
+    """``--proxy-arch``, ``--proxy-epochs``, ...: each model option again for the proxy, defaulting to None.
+
+    ``-a`` and ``-o`` are the proxy's, as in the original's active and coreset commands.
+    """
     for option in MODEL:
         flags = ["--proxy-" + f[2:] for f in option.flags if f.startswith("--") and f != "--wd"]
         own_help = option.help.split(" (default:")[0]
         kwargs = {**option.kwargs, "default": None}
         if option.takes_value and "choices" not in kwargs:
             kwargs["metavar"] = _metavar(flags[0])
+        if option.field in PROXY_SHORT_FLAGS:
+            flags.append(PROXY_SHORT_FLAGS[option.field])
+            own_help += f" ({PROXY_SHORT_FLAGS[option.field]} sets it, as in the original's commands)"
+            kwargs["action"] = _NoteShortForm
         group.add_argument(*flags, dest=PROXY_PREFIX + option.field, help=f"proxy's {own_help}", **kwargs)

@@ -182,16 +182,19 @@ def _cifar(name: str, config: DataConfig) -> TensorData:
     folder, train_files, test_files, label_key, tv_name, num_classes = CIFAR_LAYOUT[name]
     root = Path(config.datasets_dir)
     if not config.datasets_dir or not root.is_dir():
-        raise UsageError(f"--datasets-dir {config.datasets_dir!r} does not exist; create it or point it "
+        raise UsageError(f"--datasets-dir {config.datasets_dir!r} does not exist ; create it or point it "
                          f"at the folder holding {folder}/")
-    base = root / folder
-    if not base.is_dir():
+    # torchvision's layout (<dir>/cifar-10-batches-py), or the original implementation's (<dir>/cifar10/...)
+    layouts = [root / folder, root / name / folder]
+    base = next((path for path in layouts if path.is_dir()), None)
+    if base is None:
         _try_download(lambda: _torchvision(tv_name)(str(root), download=True), name)
+        base = layouts[0]
     files = {"train": train_files, "test": test_files}
     missing = [str(base / f) for split in files.values() for f in split if not (base / f).exists()]
     if missing:
-        raise UsageError(f"{name} not found: missing {', '.join(missing)}; download it from "
-                         f"https://www.cs.toronto.edu/~kriz/cifar.html and extract it into {root}")
+        raise UsageError(f"{name} not found: missing {', '.join(missing)} (nor under {layouts[1]}) ; download it "
+                         f"from https://www.cs.toronto.edu/~kriz/cifar.html and extract it into {root}")
     inputs, labels = {}, {}
     for split, names in files.items():
         parts = [_read_cifar_batch(base / f, label_key, num_classes) for f in names]

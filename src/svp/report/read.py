@@ -53,7 +53,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional, Sequence
 
 from svp.errors import UsageError
-from svp.rundir import CONFIG, LEGACY_PROXY_CSV, PROXY_CSV, RESULTS_CSV, SELECTION_CSV, TARGET_CSV
+from svp.rundir import (CONFIG, LEGACY_CONFIG_GLOB, LEGACY_PROXY_CSV, PROXY_CSV, RESULTS_CSV, SELECTION_CSV,
+                        TARGET_CSV, config_path)
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +246,7 @@ def _read_selection(path: str) -> tuple[float, float, float]:
 
 
 def _read_config(run_dir: str) -> dict:
-    path = os.path.join(run_dir, CONFIG)
+    path = str(config_path(run_dir))
     try:
         with open(path) as handle:
             config = json.load(handle)
@@ -286,6 +287,22 @@ def _describe(config: dict, is_train: bool) -> dict[str, Optional[str]]:
             "method": config.get("selection_method")}
 
 
+def _replayed(run_dir: str) -> dict[str, Optional[str]]:
+    """The proxy and method of the run a replay took its selection from.
+
+    A replay's own config names no proxy of its own: the selection came from
+    the run its proxy results link to (or from a plain index file).
+    """
+    for name in PROXY_CSVS:
+        link = os.path.join(run_dir, name)
+        if os.path.islink(link):
+            source = os.path.dirname(os.path.realpath(link))
+            if config_path(source) is not None:
+                described = _describe(_read_config(source), is_train=False)
+                return {"proxy_arch": described["proxy_arch"], "method": described["method"]}
+    return {"proxy_arch": "(index file)", "method": "replay"}
+
+
 # ------------------------------------------------------------------ loading
 
 def _existing(run_dir: str, names: Iterable[str]) -> Optional[str]:
@@ -299,7 +316,8 @@ def _existing(run_dir: str, names: Iterable[str]) -> Optional[str]:
 def _not_a_run(path: str, why: str) -> UsageError:
     return UsageError(
         f"{path} is not a run directory ({why}): expected a directory holding "
-        f"{CONFIG} and {PROXY_CSV}/{TARGET_CSV}/{SELECTION_CSV} (or {RESULTS_CSV} for a "
+        f"{CONFIG} (or the original's {LEGACY_CONFIG_GLOB}) and {PROXY_CSV}/{TARGET_CSV}/{SELECTION_CSV} "
+        f"(or {RESULTS_CSV} for a "
         f"train run), or a directory of such run directories")
 
 
@@ -339,7 +357,7 @@ def load_run(path: str) -> RunSummary:
     """
     if not os.path.isdir(path):
         raise _not_a_run(path, "no such directory")
-    if not os.path.isfile(os.path.join(path, CONFIG)):
+    if config_path(path) is None:
         raise _not_a_run(path, f"no {CONFIG}")
     config = _read_config(path)
     proxy, target, shared, is_train = _load_trainings(path, config)
@@ -347,6 +365,8 @@ def load_run(path: str) -> RunSummary:
     inference, ranking, selection = (
         _read_selection(selection_csv) if selection_csv else (0.0, 0.0, 0.0))
     described = _describe(config, is_train)
+    if config.get("precomputed_selection"):
+        described.update(_replayed(path))
     splits = proxy.splits | target.splits
     return RunSummary(
         path=path, dataset=described["dataset"], workflow=described["workflow"] or "",
@@ -372,10 +392,10 @@ def find_runs(path: str) -> list[str]:
     """
     if not os.path.isdir(path):
         raise _not_a_run(path, "no such directory")
-    if os.path.isfile(os.path.join(path, CONFIG)):
+    if config_path(path) is not None:
         return [path]
     children = sorted(os.path.join(path, name) for name in os.listdir(path))
-    runs = [child for child in children if os.path.isfile(os.path.join(child, CONFIG))]
+    runs = [child for child in children if os.path.isdir(child) and config_path(child) is not None]
     if not runs:
         raise _not_a_run(path, f"no {CONFIG} in it or in any directory in it")
     return runs

@@ -49,6 +49,8 @@ def run_active(config: ActiveConfig) -> Path:
 
 def _rounds(ctx: Context, config: ActiveConfig) -> None:
     """The initial subset, then each round: proxy (and target) training, selection."""
+    if not ctx.path(rundir.DEV_INDEX).exists():  # as the original, so that replays can take the same dev set
+        write(rundir.save_index, ctx.path(rundir.DEV_INDEX), ctx.dev)
     labeled = initial_subset(ctx, config.initial_subset)
     proxy = make_learner(config.proxy, PROXY, ctx.env)
     target = make_learner(config.target, TARGET, ctx.env)
@@ -68,7 +70,11 @@ def _rounds(ctx: Context, config: ActiveConfig) -> None:
 
 
 def evaluates_target_at(config: ActiveConfig, size: int) -> bool:
-    return not config.eval_target_at or size in config.eval_target_at
+    """The sizes --eval-target-at names; without it, every labeled set a selection made (as the original:
+    the random initial subset is not one)."""
+    if config.eval_target_at:
+        return size in config.eval_target_at
+    return size != config.initial_subset
 
 
 def initial_subset(ctx: Context, size: int) -> np.ndarray:

@@ -6,7 +6,9 @@ fastText run's), or a plain index file with one integer per line. Only the
 target is trained; the earlier proxy results are linked into the new run.
 The source must fit: same dataset (when its config says), indices in the
 training set and out of the dev set, no empty selection, and
-``--eval-target-at`` sizes that the source has.
+``--eval-target-at`` sizes that the source has. When the source has a
+``dev.index`` (ours and the original's), the dev set is that one, not a
+new split by ``--validation``: the two implementations split differently.
 """
 from __future__ import annotations
 
@@ -70,16 +72,17 @@ def _source(config: Any) -> Path:
 
 def _source_dataset(source: Path) -> Optional[str]:
     """The dataset an earlier run's saved config names (ours nested, the original's flat), if any."""
-    paths = [source / rundir.CONFIG, *sorted(source.glob(rundir.LEGACY_CONFIG_GLOB))]
-    for path in paths:
-        if path.is_file():
-            try:
-                values = rundir.load_json(path)
-            except (OSError, ValueError) as error:
-                raise UsageError(f"--precomputed-selection: {path} cannot be read ({error})") from None
-            data = values.get("data") if isinstance(values, dict) else None
-            return data.get("dataset") if isinstance(data, dict) else (values or {}).get("dataset")
-    return None
+    path = rundir.config_path(source)
+    if path is None:
+        return None
+    try:
+        values = rundir.load_json(path)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"--precomputed-selection: {path} cannot be read ({error}) ; restore it") from None
+    if not isinstance(values, dict):
+        return None
+    data = values.get("data")
+    return data.get("dataset") if isinstance(data, dict) else values.get("dataset")
 
 
 def _check_dataset(source: Path, dataset: str) -> None:
@@ -87,6 +90,12 @@ def _check_dataset(source: Path, dataset: str) -> None:
     if selected_from is not None and selected_from != dataset:
         raise UsageError(f"--precomputed-selection {source} selected from {selected_from}, not {dataset} ; "
                          f"replay it with --dataset {selected_from}")
+
+
+def _dev_index(source: Path) -> Optional[Path]:
+    """The dev set the source run trained with (ours, and the original's), when it says."""
+    path = source / rundir.DEV_INDEX
+    return path if source.is_dir() and path.is_file() else None
 
 
 def _read(paths: list[Path], data: Any, dev: np.ndarray) -> list[np.ndarray]:
@@ -111,7 +120,7 @@ def replay_active(config: ActiveConfig) -> Path:
             raise UsageError(f"--eval-target-at {missing[0]} is not a labeled-set size of {source} "
                              f"({', '.join(map(str, sizes))}) ; give one of them")
 
-    with open_run(config, validate) as ctx:
+    with open_run(config, validate, _dev_index(source)) as ctx:
         selections = _read(paths, ctx.data, ctx.dev)
         if source.is_dir():
             write(link_earlier_results, source, ctx.run)
@@ -123,7 +132,7 @@ def replay_coreset(config: CoresetConfig) -> Path:
     """Train the target on the subset an earlier core-set run (or an index file) kept."""
     source = _source(config)
     path = source if source.is_file() else coreset_selection(source)
-    with open_run(config, lambda config, data, pool, dev: _read([path], data, dev)) as ctx:
+    with open_run(config, lambda config, data, pool, dev: _read([path], data, dev), _dev_index(source)) as ctx:
         (selected,) = _read([path], ctx.data, ctx.dev)
         if source.is_dir():
             write(link_earlier_results, source, ctx.run)

@@ -38,11 +38,13 @@ WORKFLOW_METHODS = {"active": ACTIVE_METHODS, "coreset": CORESET_METHODS}
 Validator = Callable[[Any, Data, np.ndarray, np.ndarray], None]
 
 
-def open_run(config: Any, validate: Optional[Validator] = None) -> Context:
+def open_run(config: Any, validate: Optional[Validator] = None, dev_index: Optional[Path] = None) -> Context:
     """Check the config, load data, check it against the data, then create (or reopen) the run directory.
 
     ``validate(config, data, pool, dev)`` raises :class:`UsageError` for
-    inputs that only the data can show to be wrong.
+    inputs that only the data can show to be wrong. ``dev_index`` (a
+    replay's source run's ``dev.index``) gives the dev set instead of
+    ``--validation``.
     """
     check_selection_method(config)
     check_learners(config)
@@ -54,7 +56,14 @@ def open_run(config: Any, validate: Optional[Validator] = None) -> Context:
     config = dataclasses.replace(config, runtime=dataclasses.replace(config.runtime, seed=seed))
     data = open_dataset(config.data)
     check_learners(config, data)
-    pool, dev = split_dev(data.size("train"), config.data.validation, config.data.shuffle, seed)
+    if dev_index is None:
+        pool, dev = split_dev(data.size("train"), config.data.validation, config.data.shuffle, seed)
+    else:
+        pool, dev = _splits_of(dev_index, data.size("train"))
+        if len(dev) != config.data.validation:
+            log.info("dev set of %d examples from %s (not --validation %d)", len(dev), dev_index,
+                     config.data.validation)
+        config = dataclasses.replace(config, data=dataclasses.replace(config.data, validation=len(dev)))
     if validate is not None:
         validate(config, data, pool, dev)
     run, lock = _run_directory(config)
@@ -68,6 +77,18 @@ def open_run(config: Any, validate: Optional[Validator] = None) -> Context:
     log.info("run directory %s (seed %d, device %s)", run, seed, device)
     env = Environment(data, device, dev, config.runtime.track_test_acc, config.runtime.checkpoint)
     return Context(config, env, pool, run, seed, lock)
+
+
+def _splits_of(dev_index: Path, num_train: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pool and dev set an earlier run's dev.index says (it may be empty)."""
+    try:
+        dev = rundir.load_index(dev_index)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"{dev_index} is not an index file ({error}) ; restore it") from None
+    if len(dev) and (dev.min() < 0 or dev.max() >= num_train or len(np.unique(dev)) != len(dev)):
+        raise UsageError(f"{dev_index} is not a dev set of this training set ({num_train} examples) ; replay the "
+                         "run on the dataset it was made on")
+    return np.setdiff1d(np.arange(num_train), dev), np.sort(dev)
 
 
 def resolve_seed(seed: Optional[int]) -> int:
