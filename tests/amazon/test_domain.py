@@ -296,8 +296,9 @@ def test_fasttext_picks_the_highest_entropy(fasttext_run, reviews_dir):
 @needs_fasttext
 def test_replay_fasttext_selection_into_vdcnn(fasttext_run, reviews_dir, tmp_path):
     run_dir = run(["active", *VDCNN, "--selection-method", "least_confidence", "--precomputed-selection",
-                   str(fasttext_run), "--seed", "1"], reviews_dir, tmp_path)
-    assert sizes(run_dir / "target.csv") == [20, 30]
+                   str(fasttext_run), "--seed", "1", "--eval-target-at", "20", "--eval-target-at", "30"],
+                  reviews_dir, tmp_path)
+    assert sizes(run_dir / "target.csv") == [20, 30]  # the initial set too, since --eval-target-at names it
     for n in (20, 30):
         replayed = load_index(run_dir / f"target/{n}/labeled_{n}.index")
         assert np.array_equal(replayed, load_index(fasttext_run / f"proxy/{n}/labeled_{n}.index"))

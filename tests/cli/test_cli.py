@@ -161,3 +161,32 @@ def test_list_names_what_each_registry_holds(capsys):
     assert capsys.readouterr().out.startswith("datasets: amazon_review_full, amazon_review_polarity, cifar10")
     assert main(["models"]) == 0
     assert capsys.readouterr().out.startswith("architectures: ")
+
+
+@pytest.mark.parametrize("command", ["active", "coreset"])
+def test_short_flags_set_the_proxy_as_in_the_original(command, caplog):
+    # the original declared -a/-o for the target, then again for the proxy: the later one wins
+    config = parse([command, "-a", "resnet20", "-o", "adam", "--arch", "preact56"])
+    assert (config.proxy.arch, config.proxy.optimizer) == ("resnet20", "adam")
+    assert (config.target.arch, config.target.optimizer) == ("preact56", "sgd")
+    train = parse(["train", "-a", "resnet20", "-o", "adam"])
+    assert (train.model.arch, train.model.optimizer) == ("resnet20", "adam")  # no proxy there: the model's
+
+
+def test_short_flags_are_announced(caplog, tmp_path, capsys):
+    with pytest.raises(SystemExit):  # the warning comes before anything runs
+        main(["active", "-a", "mlp", "--run-dir", str(tmp_path / "afile"), "--round", "0"], domain=svp.cifar.DOMAIN)
+    assert "-a sets --proxy-arch here, as in the original implementation's active command" in caplog.text
+    assert "-a sets it, as in the original's commands" in " ".join(
+        build_parser(svp.cifar.DOMAIN)._subparsers._group_actions[0].choices["active"].format_help().split())
+
+
+def test_the_originals_entry_points_keep_its_defaults():
+    coreset = parse(["coreset"])  # python -m svp.cifar coreset: 10,000 by least confidence, as the original
+    assert (coreset.subset, coreset.selection_method) == (10_000, "least_confidence")
+    generic = parse(["coreset"], GENERIC)  # svp's own: 25,000 by forgetting events
+    assert (generic.subset, generic.selection_method) == (25_000, "forgetting_events")
+    config = parse(["active", "-b", "64", "--proxy-batch-size", "32"])
+    # the evaluation batch size follows --batch-size, and the proxy's the target's (the original's override_option)
+    assert (config.target.eval_batch_size, config.proxy.eval_batch_size) == (64, 64)
+    assert (config.initial_subset, config.rounds, config.eval_target_at) == (1000, (4000, 5000, 5000, 5000, 5000), ())

@@ -72,3 +72,13 @@ def test_split_dev_is_seeded_and_disjoint():
     np.testing.assert_array_equal(dev, np.arange(90, 100))
     with pytest.raises(UsageError, match="--validation 100"):
         split_dev(100, 100, True, 0)
+
+
+def test_cifar_is_found_under_torchvisions_and_the_originals_layouts(tmp_path):
+    from conftest import write_fake_cifar10
+
+    torchvision_layout = write_fake_cifar10(tmp_path / "tv", 100, 20, seed=3)  # <dir>/cifar-10-batches-py
+    write_fake_cifar10(tmp_path / "original" / "cifar10", 100, 20, seed=3)  # the original's <dir>/cifar10/...
+    ours = open_dataset(DataConfig(dataset="cifar10", datasets_dir=str(torchvision_layout)))
+    theirs = open_dataset(DataConfig(dataset="cifar10", datasets_dir=str(tmp_path / "original")))
+    assert torch.equal(ours.inputs["train"], theirs.inputs["train"]) and ours.size("train") == 100

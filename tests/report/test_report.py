@@ -44,13 +44,14 @@ def make_ours(root) -> str:
 
 
 def make_original(root) -> str:
-    """The original's layout: flat config, timedelta strings, percent."""
-    run = root / "2019-06-01_10-00-00"
+    """The original's layout: config_<timestamp>.json with flat keys, timedelta strings, percent
+    (see tests/original_runs.py for whole runs checked against the original's own)."""
+    run = root / "1559383200"
     run.mkdir(parents=True)
     config = {"dataset": "cifar10", "arch": "preact20", "proxy_arch": "preact20",
               "epochs": [2], "proxy_epochs": [2], "selection_method": "entropy",
-              "initial_subset": 100, "rounds": [100, 100], "run_dir": str(root)}
-    (run / "config.json").write_text(json.dumps(config))
+              "initial_subset": 100, "rounds": [100, 100], "run_dir": str(root), "timestamp": "1559383200"}
+    (run / "config_1559383200.json").write_text(json.dumps(config))
     _write(run / "proxy.csv", f"""{HEADER}
 100,90.0,-1,55.0,0:00:01.500000,0:00:00,0:00:00.100000
 200,91.0,-1,65.0,0:00:02,0:00:00,0:00:00.100000
@@ -106,7 +107,7 @@ def test_load_original(tmp_path):
 def test_build_table_with_baseline(tmp_path):
     ours, original = rp.load_run(make_ours(tmp_path)), rp.load_run(make_original(tmp_path))
     rows = rp.build_table([ours], baseline=original)
-    assert [r["run"] for r in rows] == ["2019-06-01_10-00-00"] * 3 + ["2024-01-02_03-04-05"] * 3
+    assert [r["run"] for r in rows] == ["1559383200"] * 3 + ["2024-01-02_03-04-05"] * 3
     assert list(rows[0]) == list(rp.COLUMNS) + list(rp.BASELINE_COLUMNS)
     last = rows[-1]
     assert last["nexamples"] == 300
@@ -139,7 +140,7 @@ def test_format_table_and_markdown(tmp_path):
     assert lines[1].split() == [c for c in list(rp.COLUMNS) + list(rp.BASELINE_COLUMNS)
                                 if c not in ("dataset", "workflow")]
     assert "7.00x" in text and "1.83x" in text and "-5.25" in text and "85.25" in text
-    assert lines[3].startswith("2019-06-01_10-00-00")
+    assert lines[3].startswith("1559383200")
     assert lines[4].split() == ["200", "65.00", "-"]  # run-level cells on first row only
     assert lines[6].split()[8:11] == ["0.75", "0.25", "1.00"]  # inference, ranking, selection
     markdown = rp.format_markdown(rows)
@@ -183,7 +184,7 @@ def test_parent_directory_expands(tmp_path):
     make_original(tmp_path)
     (tmp_path / "notes").mkdir()
     runs = rp.load_runs([str(tmp_path)])
-    assert [r.name for r in runs] == ["2019-06-01_10-00-00", "2024-01-02_03-04-05"]
+    assert [r.name for r in runs] == ["1559383200", "2024-01-02_03-04-05"]
 
 
 def test_write_report(tmp_path):

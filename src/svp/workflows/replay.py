@@ -103,9 +103,18 @@ def _read(paths: list[Path], data: Any, dev: np.ndarray) -> list[np.ndarray]:
 
 
 def _replay(ctx: Context, selections: list[np.ndarray]) -> None:
+    write(rundir.save_index, ctx.path(rundir.DEV_INDEX), ctx.dev)
     target = make_learner(ctx.config.target, TARGET, ctx.env)
     for labeled in selections:
         train_step(ctx, target, TARGET, labeled, need_model=False)
+
+
+def _target_sizes(config: ActiveConfig, selections: list[np.ndarray]) -> list[int]:
+    """--eval-target-at; without it every selected set, not the random initial one (as active learning)."""
+    sizes = [len(s) for s in selections]
+    if config.eval_target_at:
+        return list(config.eval_target_at)
+    return sizes[1:] if len(sizes) > 1 else sizes
 
 
 def replay_active(config: ActiveConfig) -> Path:
@@ -124,7 +133,7 @@ def replay_active(config: ActiveConfig) -> Path:
         selections = _read(paths, ctx.data, ctx.dev)
         if source.is_dir():
             write(link_earlier_results, source, ctx.run)
-        _replay(ctx, [s for s in selections if not config.eval_target_at or len(s) in config.eval_target_at])
+        _replay(ctx, [s for s in selections if len(s) in _target_sizes(config, selections)])
     return ctx.run
 
 
