@@ -106,3 +106,18 @@ def test_coreset_replay_of_an_original_run(original_data, tmp_path):
     assert load_index(run / "selected.index").tolist() == selected.tolist()
     assert sorted(load_index(run / "target/200/labeled_200.index").tolist()) == sorted(selected.tolist())
     assert report.load_run(str(run)).description == "forgetting_events preact20->logistic"
+
+
+def test_a_coreset_replay_takes_the_dev_set_too(original_data, tmp_path):
+    rng = np.random.default_rng(1)
+    dev = np.sort(rng.choice(NUM_TRAIN, 50, replace=False))
+    selected = np.sort(rng.choice(np.setdiff1d(np.arange(NUM_TRAIN), dev), 120, replace=False))
+    source = write_coreset(tmp_path / "original", "1795900001", selected, dev, NUM_TRAIN)
+    out = tmp_path / "runs"
+    assert main(["coreset", "--datasets-dir", str(original_data), "--run-dir", str(out), *TARGET,
+                 "--precomputed-selection", str(source)], domain=svp.cifar.DOMAIN) == 0
+    run = only_run(out)
+    assert load_index(run / "dev.index").tolist() == dev.tolist()
+    assert load_index(run / "selected.index").tolist() == selected.tolist()
+    (row,) = rows(run / "target.csv")
+    assert int(row["nexamples"]) == 120 and float(row["dev_accuracy"]) >= 0
