@@ -106,7 +106,6 @@ def index_size(path: Path) -> int:
     return int(match.group(1))
 
 
-
 def atomic_save(path: str | os.PathLike, save: Callable[[Path], None]) -> None:
     """Have ``save(temporary)`` write a file, then move it to ``path``: readers never see it partial.
 

@@ -43,7 +43,7 @@ def damaged(path: Path, error: Exception) -> UsageError:
 
 
 class Learner(ABC):
-    """One kind of model (torch networks, fastText, ...) with the three calls workflows make.
+    """One kind of model (torch networks, fastText, ...) behind the calls workflows make.
 
     Subclasses declare the architectures they build (:meth:`archs`), the
     roles they can play and what they can give a selection method
