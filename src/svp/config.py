@@ -119,6 +119,7 @@ class ModelConfig:
     fp16: bool = False
     loss_scale: Optional[float] = None
     scale_learning_rates: bool = False
+    weights: Optional[str] = None  # a state dict to start from (e.g. pretrained weights), instead of random
     # options of a learner that is not a torch model (see svp.learners), by name
     options: dict = field(default_factory=dict)
 
@@ -138,6 +139,8 @@ class ModelConfig:
         if self.loss_scale is not None:
             check_number("--loss-scale", self.loss_scale, POSITIVE)
         check_type("--scale-learning-rates", self.scale_learning_rates, bool)
+        if self.weights is not None:
+            check_type("--weights", self.weights, str)
         if not isinstance(self.options, dict):
             raise UsageError(f"the learner options {self.options!r} are not a mapping of names to values")
 

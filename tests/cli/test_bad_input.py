@@ -216,6 +216,9 @@ CASES = [
     Case("num-workers -1", lambda s: s.cifar("--num-workers", "-1"), "--num-workers -1 is out of range"),
     Case("eval-num-workers -2", lambda s: s.cifar("--eval-num-workers", "-2"), "--eval-num-workers -2 is out of range"),
     # 9. user faults, no tracebacks
+    Case("weights file missing", lambda s: s.cifar("--weights", str(s.tmp / "nope.pt")), "nope.pt: no such file"),
+    Case("proxy weights file missing", lambda s: s.cifar("--proxy-weights", str(s.tmp / "gone.pt")),
+         "--proxy-weights"),
     Case("text model on images", lambda s: s.cifar("--arch", "vdcnn9-maxpool"),
          "--arch vdcnn9-maxpool takes texts but cifar10 holds images"),
     Case("run-dir is a file", lambda s: s.cifar("--run-dir", str(_file(s.tmp / "afile", "x"))),

@@ -96,6 +96,8 @@ MODEL = (
     Option("model", "loss_scale", ("--loss-scale",), "initial fp16 loss scale (dynamic after)", {"type": float}),
     _bool("model", "scale_learning_rates", ("--scale-learning-rates",),
           "scale learning rates linearly with batch size / 256 (Goyal et al. 2017)"),
+    Option("model", "weights", ("--weights",), "start from the weights in this file (a state dict, or an svp "
+           "checkpoint) instead of random ones; a classifier of another size starts afresh", {"metavar": "PATH"}),
 )
 
 SELECTION = (

@@ -366,9 +366,11 @@ class FastTextLearner(Learner):
 
     @classmethod
     def check(cls, config: ModelConfig, flag: str, method: Optional[str], data: Optional[Data] = None) -> None:
-        """Refuse methods that need more than probabilities, and bad options."""
+        """Refuse methods that need more than probabilities, bad options, and weights to start from."""
         super().check(config, flag, method, data)
         FastTextOptions.from_dict(config.options)
+        if config.weights is not None:
+            raise UsageError(f"{flag} {FASTTEXT_ARCH} trains from scratch ; drop --proxy-weights")
 
     def train(self, labeled: np.ndarray, out_dir: Path, seed: int,
               hooks: Sequence[BatchHook] = ()) -> TrainResult:

@@ -1,6 +1,7 @@
 """Torch networks from :data:`svp.models.MODELS`, trained by the engine."""
 from __future__ import annotations
 
+import logging
 import pickle
 from pathlib import Path
 from typing import Collection, Optional
@@ -8,13 +9,60 @@ from typing import Collection, Optional
 import numpy as np
 import torch
 
+from svp.config import ModelConfig
+from svp.data import Data
 from svp.engine.device import prepare_model, seed_everything
 from svp.engine.fit import TrainResult, fit
 from svp.engine.predict import predict
+from svp.errors import UsageError
 from svp.learners.base import Learner, damaged
-from svp.models import MODALITIES, MODELS, create_model
+from svp.models import MODALITIES, MODELS, classifier_of, create_model
 from svp.rundir import BEST_CHECKPOINT
-from svp.selection import Outputs
+from svp.selection import METHODS, Outputs
+
+log = logging.getLogger(__name__)
+
+
+def _twin(flag: str, option: str) -> str:
+    """--weights for --arch's model, --proxy-weights for --proxy-arch's."""
+    return f"--proxy-{option}" if flag.startswith("--proxy-") else f"--{option}"
+
+
+def load_weights(model: torch.nn.Module, path: Path) -> None:
+    """Start ``model`` from the weights in ``path`` (a state dict, or an svp checkpoint holding one).
+
+    Every layer must be there with its shape, except the final classifier,
+    which starts afresh when its size differs (weights pretrained for
+    another number of classes).
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as error:
+        raise UsageError(f"{path} cannot be read as saved weights ({type(error).__name__}: {error}) ; give a "
+                         "file saved by torch.save(model.state_dict(), path)") from None
+    if isinstance(state, dict) and isinstance(state.get("model"), dict):
+        state = state["model"]  # an svp checkpoint
+    own = model.state_dict()
+    try:
+        classifier = classifier_of(model)
+    except TypeError:  # no classifier layer: every weight must fit
+        classifier = None
+    head = {f"{name}.{key}" for name, module in model.named_modules() if module is classifier
+            for key in module.state_dict()}
+    resized = [k for k in head if k in state and state[k].shape != own[k].shape]
+    kept = {k: v for k, v in state.items() if k not in resized}
+    missing = [k for k in own if k not in kept and k not in resized]
+    unexpected = [k for k in kept if k not in own]
+    wrong = [k for k in kept if k in own and kept[k].shape != own[k].shape]
+    if missing or unexpected or wrong:
+        problems = [f"missing {', '.join(missing[:3])}" if missing else "",
+                    f"unexpected {', '.join(unexpected[:3])}" if unexpected else "",
+                    f"other shapes for {', '.join(wrong[:3])}" if wrong else ""]
+        raise UsageError(f"{path} does not fit this architecture ({'; '.join(p for p in problems if p)}) ; give "
+                         "weights saved from the same architecture")
+    model.load_state_dict(kept, strict=False)
+    if resized:
+        log.info("%s: the classifier starts afresh (%s has another number of classes)", path, resized[0])
 
 
 class TorchLearner(Learner):
@@ -30,9 +78,27 @@ class TorchLearner(Learner):
     def modality(cls, arch: str) -> str:
         return MODALITIES[arch]
 
+    @classmethod
+    def check(cls, config: ModelConfig, flag: str, method: Optional[str], data: Optional[Data] = None) -> None:
+        """Refuse a --weights file that is not there and, once the data is known, a model that k-centers
+        cannot take features from."""
+        super().check(config, flag, method, data)
+        if config.weights is not None and not Path(config.weights).is_file():
+            raise UsageError(f"{_twin(flag, 'weights')} {config.weights}: no such file ; give the path of a saved "
+                             "state dict")
+        if data is not None and method is not None and "features" in METHODS[method].needs:
+            try:
+                classifier_of(create_model(config.arch, data.num_classes, data.in_channels))
+            except TypeError as error:
+                raise UsageError(f"{flag} {config.arch}: {error}, so {method} cannot take its penultimate "
+                                 "features ; name the final linear layer `classifier` or `fc`, or choose another "
+                                 "--selection-method") from None
+
     def _new_model(self) -> torch.nn.Module:
         data = self.env.data
         model = create_model(self.config.arch, data.num_classes, data.in_channels)
+        if self.config.weights is not None:
+            load_weights(model, Path(self.config.weights))
         return prepare_model(model, self.env.device)
 
     def train(self, labeled, out_dir, seed, hooks=()) -> TrainResult:

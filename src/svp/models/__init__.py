@@ -1,10 +1,12 @@
 """Model registry: ``MODELS`` maps an architecture name to a factory.
 
 A factory is called as ``factory(num_classes=..., in_channels=...)`` and
-returns an ``nn.Module`` whose ``forward(x)`` gives logits and whose final
-linear layer is reachable through :func:`classifier_of`, so that the
-penultimate features (the classifier's input) can be captured for
-k-centers without a second forward pass.
+returns an ``nn.Module`` whose ``forward(x)`` gives logits. Methods that
+need the penultimate features (k-centers) take them as the input of the
+model's final linear layer, found by :func:`classifier_of`: an attribute
+named ``classifier`` or ``fc``. A model without one works with every other
+method; with k-centers it is refused before training, with this rule in
+the message. Your own models join with :func:`register`.
 """
 from __future__ import annotations
 
@@ -22,6 +24,31 @@ MODALITIES: dict[str, str] = {}
 for _module in (small, cifar_resnet, preact_resnet, wide_resnet, resnext, stochastic_depth, vdcnn, resnet):
     MODELS.update(_module.MODELS)
     MODALITIES.update(dict.fromkeys(_module.MODELS, _module.MODALITY))
+
+
+def register(name: str, factory: ModelFactory, modality: str = "image", replace: bool = False) -> None:
+    """Add an architecture: ``--arch name`` (and ``ModelConfig(arch=name)``) then builds it with ``factory``.
+
+    Parameters
+    ----------
+    name : str
+        The architecture's name.
+    factory : callable
+        ``factory(num_classes=..., in_channels=...) -> nn.Module`` giving logits; for k-centers, its
+        final linear layer is an attribute named ``classifier`` or ``fc`` (see :func:`classifier_of`).
+    modality : str
+        What it takes: "image" (N, C, H, W) or "text" (character codes).
+    replace : bool
+        Allow replacing an architecture of the same name.
+    """
+    if not callable(factory):
+        raise TypeError(f"the factory of {name!r} is not callable: {factory!r}")
+    if modality not in ("image", "text"):
+        raise ValueError(f"modality {modality!r}: choose 'image' or 'text'")
+    if name in MODELS and not replace:
+        raise ValueError(f"an architecture named {name!r} exists; pass replace=True to replace it")
+    MODELS[name] = factory
+    MODALITIES[name] = modality
 
 
 def create_model(arch: str, num_classes: int, in_channels: int = 3) -> nn.Module:

@@ -1,0 +1,110 @@
+"""Torch learners: your own architectures, starting weights, and what k-centers needs of a model."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import svp.cifar
+from svp.cli import main
+from svp.config import ActiveConfig, DataConfig, ModelConfig, RuntimeConfig
+from svp.errors import UsageError
+from svp.learners.torch import load_weights
+from svp.models import MODALITIES, MODELS, create_model, register
+from svp.workflows.active import run_active
+from run_helpers import column
+
+
+class Tiny(nn.Module):
+    """A user's own network: a linear map of a 4x4 average of the image."""
+
+    def __init__(self, num_classes: int, in_channels: int, head: str = "classifier") -> None:
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(4)
+        setattr(self, head, nn.Linear(in_channels * 16, num_classes))
+        self.head = head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return getattr(self, self.head)(self.pool(x).flatten(1))
+
+
+@pytest.fixture
+def registry():
+    """Registrations made by a test are undone after it."""
+    models, modalities = dict(MODELS), dict(MODALITIES)
+    yield
+    MODELS.clear(), MODELS.update(models)
+    MODALITIES.clear(), MODALITIES.update(modalities)
+
+
+def test_a_model_registered_at_run_time_runs_active_learning(registry, cifar_dir, tmp_path):
+    register("tiny", lambda num_classes, in_channels: Tiny(num_classes, in_channels))
+    schedule = dict(epochs=(2,), learning_rates=(0.05,), batch_size=32)
+    run = run_active(ActiveConfig(
+        data=DataConfig(dataset="cifar10", datasets_dir=str(cifar_dir)),
+        target=ModelConfig(arch="mlp", **schedule), proxy=ModelConfig(arch="tiny", **schedule),
+        runtime=RuntimeConfig(run_dir=str(tmp_path), seed=0, cuda=False, quiet=True),
+        initial_subset=40, rounds=(20, 20), selection_method="kcenters"))
+    assert column(run, "proxy.csv") == [40, 60, 80] and column(run, "target.csv") == [60, 80]
+    assert column(run, "selection.csv") == [60, 80]
+
+
+def test_register_refuses_a_name_taken(registry):
+    with pytest.raises(ValueError, match="an architecture named 'mlp' exists"):
+        register("mlp", lambda num_classes, in_channels: Tiny(num_classes, in_channels))
+    register("mlp", lambda num_classes, in_channels: Tiny(num_classes, in_channels), replace=True)
+    assert isinstance(create_model("mlp", 10, 3), Tiny)
+
+
+def test_kcenters_needs_a_named_classifier_layer(registry, cifar_dir, tmp_path, capsys):
+    register("headless", lambda num_classes, in_channels: Tiny(num_classes, in_channels, head="last"))
+    argv = ["active", "--datasets-dir", str(cifar_dir), "--run-dir", str(tmp_path / "runs"), "--arch", "mlp",
+            "--proxy-arch", "headless", "--epochs", "1", "--learning-rate", "0.05", "--initial-subset", "40",
+            "--round", "20", "--no-cuda", "--quiet"]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--selection-method", "kcenters"], domain=svp.cifar.DOMAIN)
+    assert exit_info.value.code == 2
+    assert ("--proxy-arch headless: Tiny has no 'classifier' or 'fc' layer to take features from, so kcenters "
+            "cannot take its penultimate features ; name the final linear layer `classifier` or `fc`") in \
+        capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+    assert main([*argv, "--selection-method", "least_confidence"], domain=svp.cifar.DOMAIN) == 0  # others work
+
+
+def test_weights_start_a_model_and_a_resized_classifier_starts_afresh(tmp_path):
+    trained = create_model("small-cnn", 10, 3)
+    path = tmp_path / "pretrained.pt"
+    torch.save(trained.state_dict(), path)
+    same = create_model("small-cnn", 10, 3)
+    load_weights(same, path)
+    for key, value in trained.state_dict().items():
+        assert torch.equal(same.state_dict()[key], value), key
+    torch.save({"model": trained.state_dict(), "epoch": 3}, tmp_path / "checkpoint.t7")  # an svp checkpoint
+    other_classes = create_model("small-cnn", 4, 3)
+    before = other_classes.classifier.weight.clone()
+    load_weights(other_classes, tmp_path / "checkpoint.t7")
+    assert torch.equal(other_classes.classifier.weight, before)  # 4 classes, not 10: its own
+    body = [k for k in trained.state_dict() if not k.startswith("classifier")]
+    assert all(torch.equal(other_classes.state_dict()[k], trained.state_dict()[k]) for k in body)
+
+
+def test_weights_of_another_architecture_are_refused(tmp_path):
+    path = tmp_path / "mlp.pt"
+    torch.save(create_model("mlp", 10, 3).state_dict(), path)
+    with pytest.raises(UsageError, match="mlp.pt does not fit this architecture .*missing"):
+        load_weights(create_model("small-cnn", 10, 3), path)
+    (tmp_path / "garbage.pt").write_bytes(b"not a state dict")
+    with pytest.raises(UsageError, match="garbage.pt cannot be read as saved weights"):
+        load_weights(create_model("mlp", 10, 3), tmp_path / "garbage.pt")
+
+
+def test_weights_through_the_command_line(cifar_dir, tmp_path):
+    model = create_model("mlp", 10, 3)
+    torch.save(model.state_dict(), tmp_path / "start.pt")
+    assert main(["train", "--datasets-dir", str(cifar_dir), "--run-dir", str(tmp_path / "runs"), "--arch", "mlp",
+                 "--weights", str(tmp_path / "start.pt"), "--epochs", "1", "--learning-rate", "1e-9", "--no-cuda",
+                 "--quiet", "--no-augmentation"], domain=svp.cifar.DOMAIN) == 0
+    (run,) = (tmp_path / "runs").iterdir()
+    saved = torch.load(run / "checkpoint_best_model.t7", weights_only=True)["model"]
+    # a learning rate of 1e-9 for one epoch leaves the model where the weights started it
+    assert all(torch.allclose(saved[k], v, atol=1e-6) for k, v in model.state_dict().items())
