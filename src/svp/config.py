@@ -120,6 +120,7 @@ class ModelConfig:
     loss_scale: Optional[float] = None
     scale_learning_rates: bool = False
     weights: Optional[str] = None  # a state dict to start from (e.g. pretrained weights), instead of random
+    pretrained: bool = False  # start from the architecture's published weights (torchvision's)
     # options of a learner that is not a torch model (see svp.learners), by name
     options: dict = field(default_factory=dict)
 
@@ -141,6 +142,9 @@ class ModelConfig:
         check_type("--scale-learning-rates", self.scale_learning_rates, bool)
         if self.weights is not None:
             check_type("--weights", self.weights, str)
+        check_type("--pretrained", self.pretrained, bool)
+        if self.pretrained and self.weights is not None:
+            raise UsageError("--pretrained and --weights both say where the weights come from ; give one of them")
         if not isinstance(self.options, dict):
             raise UsageError(f"the learner options {self.options!r} are not a mapping of names to values")
 

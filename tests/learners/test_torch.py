@@ -9,7 +9,7 @@ import svp.cifar
 from svp.cli import main
 from svp.config import ActiveConfig, DataConfig, ModelConfig, RuntimeConfig
 from svp.errors import UsageError
-from svp.learners.torch import load_weights
+from svp.learners.torch import load_weights, read_weights
 from svp.models import MODALITIES, MODELS, create_model, register
 from svp.workflows.active import run_active
 from run_helpers import column
@@ -76,13 +76,13 @@ def test_weights_start_a_model_and_a_resized_classifier_starts_afresh(tmp_path):
     path = tmp_path / "pretrained.pt"
     torch.save(trained.state_dict(), path)
     same = create_model("small-cnn", 10, 3)
-    load_weights(same, path)
+    load_weights(same, read_weights(path), path)
     for key, value in trained.state_dict().items():
         assert torch.equal(same.state_dict()[key], value), key
     torch.save({"model": trained.state_dict(), "epoch": 3}, tmp_path / "checkpoint.t7")  # an svp checkpoint
     other_classes = create_model("small-cnn", 4, 3)
     before = other_classes.classifier.weight.clone()
-    load_weights(other_classes, tmp_path / "checkpoint.t7")
+    load_weights(other_classes, read_weights(tmp_path / "checkpoint.t7"), "checkpoint.t7")
     assert torch.equal(other_classes.classifier.weight, before)  # 4 classes, not 10: its own
     body = [k for k in trained.state_dict() if not k.startswith("classifier")]
     assert all(torch.equal(other_classes.state_dict()[k], trained.state_dict()[k]) for k in body)
@@ -92,10 +92,10 @@ def test_weights_of_another_architecture_are_refused(tmp_path):
     path = tmp_path / "mlp.pt"
     torch.save(create_model("mlp", 10, 3).state_dict(), path)
     with pytest.raises(UsageError, match="mlp.pt does not fit this architecture .*missing"):
-        load_weights(create_model("small-cnn", 10, 3), path)
+        load_weights(create_model("small-cnn", 10, 3), read_weights(path), path)
     (tmp_path / "garbage.pt").write_bytes(b"not a state dict")
     with pytest.raises(UsageError, match="garbage.pt cannot be read as saved weights"):
-        load_weights(create_model("mlp", 10, 3), tmp_path / "garbage.pt")
+        read_weights(tmp_path / "garbage.pt")
 
 
 def test_weights_through_the_command_line(cifar_dir, tmp_path):
@@ -108,3 +108,30 @@ def test_weights_through_the_command_line(cifar_dir, tmp_path):
     saved = torch.load(run / "checkpoint_best_model.t7", weights_only=True)["model"]
     # a learning rate of 1e-9 for one epoch leaves the model where the weights started it
     assert all(torch.allclose(saved[k], v, atol=1e-6) for k, v in model.state_dict().items())
+
+
+def test_pretrained_weights_load_and_offline_says_what_to_do(monkeypatch, tmp_path):
+    import svp.models.resnet as resnet
+    from svp.learners.base import Environment
+    from svp.learners.torch import TorchLearner
+    from svp.data.base import TensorData
+
+    published = create_model("imagenet-resnet18", 1000, 3).state_dict()
+    monkeypatch.setitem(resnet.PRETRAINED, "imagenet-resnet18", lambda: published)
+    monkeypatch.setattr("svp.learners.torch.PRETRAINED", resnet.PRETRAINED)
+    data = TensorData("toy", 5, 3, {}, {}, None, None)
+    learner = TorchLearner(ModelConfig(arch="imagenet-resnet18", pretrained=True), "proxy",
+                           Environment(data, torch.device("cpu"), torch.empty(0)))
+    model = learner._new_model()
+    assert torch.equal(model.conv1.weight, published["conv1.weight"]) and model.fc.out_features == 5
+
+    def offline(*args, **kwargs):
+        raise OSError("<urlopen error [Errno -3] Temporary failure in name resolution>")
+
+    monkeypatch.setattr("torch.hub.load_state_dict_from_url", offline)
+    with pytest.raises(UsageError, match="could not be downloaded .* give a saved copy with --weights PATH"):
+        resnet.published_weights(18)
+    with pytest.raises(UsageError, match="--pretrained: mlp has no published weights"):
+        TorchLearner.check(ModelConfig(arch="mlp", pretrained=True), "--arch", None)
+    with pytest.raises(UsageError, match="--pretrained and --weights both"):
+        ModelConfig(pretrained=True, weights=str(tmp_path / "w.pt"))

@@ -98,6 +98,8 @@ MODEL = (
           "scale learning rates linearly with batch size / 256 (Goyal et al. 2017)"),
     Option("model", "weights", ("--weights",), "start from the weights in this file (a state dict, or an svp "
            "checkpoint) instead of random ones; a classifier of another size starts afresh", {"metavar": "PATH"}),
+    _bool("model", "pretrained", ("--pretrained",), "start from the architecture's published ImageNet weights "
+          "(torchvision's ResNets; downloaded once, then cached)"),
 )
 
 SELECTION = (

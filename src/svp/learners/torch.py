@@ -16,7 +16,7 @@ from svp.engine.fit import TrainResult, fit
 from svp.engine.predict import predict
 from svp.errors import UsageError
 from svp.learners.base import Learner, damaged
-from svp.models import MODALITIES, MODELS, classifier_of, create_model
+from svp.models import MODALITIES, MODELS, PRETRAINED, classifier_of, create_model
 from svp.rundir import BEST_CHECKPOINT
 from svp.selection import METHODS, Outputs
 
@@ -28,13 +28,8 @@ def _twin(flag: str, option: str) -> str:
     return f"--proxy-{option}" if flag.startswith("--proxy-") else f"--{option}"
 
 
-def load_weights(model: torch.nn.Module, path: Path) -> None:
-    """Start ``model`` from the weights in ``path`` (a state dict, or an svp checkpoint holding one).
-
-    Every layer must be there with its shape, except the final classifier,
-    which starts afresh when its size differs (weights pretrained for
-    another number of classes).
-    """
+def read_weights(path: Path) -> dict:
+    """The state dict saved in ``path`` (by ``torch.save(model.state_dict(), path)``, or an svp checkpoint)."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as error:
@@ -42,6 +37,19 @@ def load_weights(model: torch.nn.Module, path: Path) -> None:
                          "file saved by torch.save(model.state_dict(), path)") from None
     if isinstance(state, dict) and isinstance(state.get("model"), dict):
         state = state["model"]  # an svp checkpoint
+    if not isinstance(state, dict):
+        raise UsageError(f"{path} holds {type(state).__name__}, not a state dict ; give a file saved by "
+                         "torch.save(model.state_dict(), path)")
+    return state
+
+
+def load_weights(model: torch.nn.Module, state: dict, source: str | Path) -> None:
+    """Start ``model`` from the weights ``state`` (from ``source``, for messages).
+
+    Every layer must be there with its shape, except the final classifier,
+    which starts afresh when its size differs (weights pretrained for
+    another number of classes).
+    """
     own = model.state_dict()
     try:
         classifier = classifier_of(model)
@@ -58,11 +66,11 @@ def load_weights(model: torch.nn.Module, path: Path) -> None:
         problems = [f"missing {', '.join(missing[:3])}" if missing else "",
                     f"unexpected {', '.join(unexpected[:3])}" if unexpected else "",
                     f"other shapes for {', '.join(wrong[:3])}" if wrong else ""]
-        raise UsageError(f"{path} does not fit this architecture ({'; '.join(p for p in problems if p)}) ; give "
+        raise UsageError(f"{source} does not fit this architecture ({'; '.join(p for p in problems if p)}) ; give "
                          "weights saved from the same architecture")
     model.load_state_dict(kept, strict=False)
     if resized:
-        log.info("%s: the classifier starts afresh (%s has another number of classes)", path, resized[0])
+        log.info("%s: the classifier starts afresh (%s has another number of classes)", source, resized[0])
 
 
 class TorchLearner(Learner):
@@ -86,6 +94,9 @@ class TorchLearner(Learner):
         if config.weights is not None and not Path(config.weights).is_file():
             raise UsageError(f"{_twin(flag, 'weights')} {config.weights}: no such file ; give the path of a saved "
                              "state dict")
+        if config.pretrained and config.arch not in PRETRAINED:
+            raise UsageError(f"{_twin(flag, 'pretrained')}: {config.arch} has no published weights ; choose one of "
+                             f"{', '.join(sorted(PRETRAINED))}, or give your own with --weights PATH")
         if data is not None and method is not None and "features" in METHODS[method].needs:
             try:
                 classifier_of(create_model(config.arch, data.num_classes, data.in_channels))
@@ -98,7 +109,9 @@ class TorchLearner(Learner):
         data = self.env.data
         model = create_model(self.config.arch, data.num_classes, data.in_channels)
         if self.config.weights is not None:
-            load_weights(model, Path(self.config.weights))
+            load_weights(model, read_weights(Path(self.config.weights)), self.config.weights)
+        elif self.config.pretrained:
+            load_weights(model, PRETRAINED[self.config.arch](), f"{self.config.arch}'s published weights")
         return prepare_model(model, self.env.device)
 
     def train(self, labeled, out_dir, seed, hooks=()) -> TrainResult:

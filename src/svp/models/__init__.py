@@ -21,9 +21,12 @@ ModelFactory = Callable[..., nn.Module]
 MODELS: dict[str, ModelFactory] = {}
 #: What each architecture takes: "image" or "text".
 MODALITIES: dict[str, str] = {}
+#: Architectures with published weights (``--pretrained``): name -> a function giving their state dict.
+PRETRAINED: dict[str, Callable[[], dict]] = {}
 for _module in (small, cifar_resnet, preact_resnet, wide_resnet, resnext, stochastic_depth, vdcnn, resnet):
     MODELS.update(_module.MODELS)
     MODALITIES.update(dict.fromkeys(_module.MODELS, _module.MODALITY))
+    PRETRAINED.update(getattr(_module, "PRETRAINED", {}))
 
 
 def register(name: str, factory: ModelFactory, modality: str = "image", replace: bool = False) -> None:
