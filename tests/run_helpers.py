@@ -1,8 +1,10 @@
 """Helpers for tests that inspect run directories or run svp in subprocesses."""
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
+from typing import Iterator
 
 import svp
 from svp.rundir import read_rows as rows  # noqa: F401  (re-exported for the tests)
@@ -26,3 +28,15 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env = {**os.environ, **extra}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")]))
     return env
+
+
+@contextlib.contextmanager
+def restored(*registries: dict) -> Iterator[None]:
+    """Undo, on leaving, what a test registered in these registries (MODELS, DATASETS, ...)."""
+    saved = [dict(registry) for registry in registries]
+    try:
+        yield
+    finally:
+        for registry, entries in zip(registries, saved):
+            registry.clear()
+            registry.update(entries)

@@ -12,7 +12,7 @@ from svp.errors import UsageError
 from svp.learners.torch import load_weights, read_weights
 from svp.models import MODALITIES, MODELS, create_model, register
 from svp.workflows.active import run_active
-from run_helpers import column
+from run_helpers import column, restored
 
 
 class Tiny(nn.Module):
@@ -31,10 +31,8 @@ class Tiny(nn.Module):
 @pytest.fixture
 def registry():
     """Registrations made by a test are undone after it."""
-    models, modalities = dict(MODELS), dict(MODALITIES)
-    yield
-    MODELS.clear(), MODELS.update(models)
-    MODALITIES.clear(), MODALITIES.update(modalities)
+    with restored(MODELS, MODALITIES):
+        yield
 
 
 def test_a_model_registered_at_run_time_runs_active_learning(registry, cifar_dir, tmp_path):

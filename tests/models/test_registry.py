@@ -7,17 +7,13 @@ import pytest
 import torch
 from torch import nn
 
-from svp.models import MODELS, classifier_of, create_model
+from svp.models import MODALITIES, MODELS, classifier_of, create_model
 from svp.models import cifar_resnet, preact_resnet, resnext, stochastic_depth, wide_resnet
 from svp.models.residual import blocks_per_stage
 from svp.models.stochastic_depth import StochasticBlock
 
-# Models of other inputs than images: they have their own tests.
-_NON_IMAGE_MODULES = ("svp.models.vdcnn", "svp.models.fasttext")
-IMAGE_MODELS = [
-    name for name, factory in MODELS.items()
-    if getattr(factory, "__module__", "") not in _NON_IMAGE_MODULES
-]
+# Models of other inputs than images (texts, features) have their own tests.
+IMAGE_MODELS = [name for name in MODELS if MODALITIES[name] == "image"]
 CIFAR_ZOO = {
     name: factory
     for module in (cifar_resnet, preact_resnet, wide_resnet, resnext, stochastic_depth)
@@ -150,3 +146,12 @@ def test_depth_must_fit_the_family() -> None:
     assert blocks_per_stage(28, layers_per_block=2, extra=4) == 4
     with pytest.raises(ValueError, match="depth 21"):
         blocks_per_stage(21, layers_per_block=2)
+
+
+@pytest.mark.parametrize("name", [name for name in MODELS if MODALITIES[name] == "features"])
+def test_feature_heads_take_vectors_and_expose_their_input(name: str) -> None:
+    model = create_model(name, num_classes=4, in_channels=12)
+    captured = []
+    classifier_of(model).register_forward_pre_hook(lambda _module, args: captured.append(args[0]))
+    assert model(torch.randn(5, 12)).shape == (5, 4)
+    assert captured[0].shape[0] == 5

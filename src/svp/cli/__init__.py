@@ -80,8 +80,9 @@ def _workflow_parser(commands, name: str, domain: Domain) -> None:
     command = WORKFLOW_COMMANDS[name]
     parser = commands.add_parser(name, help=command.help, description=command.help)
     add_options(parser.add_argument_group("run"), RUNTIME, domain)
+    # a domain offers its own datasets; svp also takes files of one's own, checked when the dataset opens
     add_options(parser.add_argument_group("data"), DATA, domain,
-                choices={"dataset": domain.datasets or tuple(sorted(DATASETS))})
+                choices={"dataset": domain.datasets} if domain.datasets else {})
     add_options(parser.add_argument_group("model"), without_proxy_short_flags(MODEL) if command.proxy else MODEL,
                 domain)
     if command.proxy:

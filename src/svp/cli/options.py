@@ -67,7 +67,8 @@ RUNTIME = (
 
 DATA = (
     Option("data", "datasets_dir", ("--datasets-dir",), "folder holding the datasets"),
-    Option("data", "dataset", ("--dataset",), "dataset name"),
+    Option("data", "dataset", ("--dataset",), "a dataset name (svp list datasets), or the path of a .npz or "
+           ".npy file of your own (x, y, x_test, y_test; label -1 for unknown)"),
     _bool("data", "augmentation", ("--augmentation",), "training augmentation (random crop + flip for images)"),
     Option("data", "validation", ("--validation", "-v"), "examples split off the training set as a dev set",
            {"type": int}),

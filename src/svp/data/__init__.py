@@ -1,30 +1,68 @@
-"""Dataset registry: ``DATASETS`` maps a name to ``factory(DataConfig) -> Data``."""
+"""Datasets: ``DATASETS`` maps a name to ``factory(DataConfig) -> Data``; files of your own open by path.
+
+``--dataset`` (``DataConfig.dataset``) is a registered name (``svp list
+datasets``) or the path of a file of one's own (see :mod:`svp.data.sources`).
+:func:`register` adds a name at run time, for data built in Python
+(``register("mine", from_arrays(x, y))``).
+"""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional, Union
 
 import numpy as np
 
 from svp.config import DataConfig
-from svp.data import amazon, imagenet, vision
+from svp.data import amazon, imagenet, sources, vision
 from svp.data.base import Data, DatasetData, TensorData
+from svp.data.sources import UNKNOWN, from_arrays
 from svp.errors import UsageError
 
-DATASETS: dict[str, Callable[[DataConfig], Data]] = {}
-#: What each dataset holds: "image" or "text" (known before it is read).
+DatasetFactory = Callable[[DataConfig], Data]
+
+DATASETS: dict[str, DatasetFactory] = {}
+#: What each dataset holds: "image", "text" or "features" (known before it is read).
 MODALITIES: dict[str, str] = {}
 for _module in (vision, imagenet, amazon):
     DATASETS.update(_module.DATASETS)
     MODALITIES.update(dict.fromkeys(_module.DATASETS, _module.MODALITY))
 
-__all__ = ["DATASETS", "MODALITIES", "Data", "DatasetData", "TensorData", "open_dataset", "split_dev"]
+__all__ = ["DATASETS", "MODALITIES", "UNKNOWN", "Data", "DatasetData", "TensorData", "dataset_modality",
+           "from_arrays", "open_dataset", "register", "split_dev"]
+
+
+def register(name: str, dataset: Union[Data, DatasetFactory], modality: Optional[str] = None,
+             replace: bool = False) -> None:
+    """Add a dataset under ``name``: a Data object (say from :func:`from_arrays`) or a factory of one.
+
+    ``modality`` ("image", "text" or "features") defaults to the Data's own.
+    """
+    if name in DATASETS and not replace:
+        raise ValueError(f"a dataset named {name!r} exists; pass replace=True to replace it")
+    if callable(dataset) and not hasattr(dataset, "batches"):
+        factory = dataset
+    else:
+        factory = lambda config, data=dataset: data  # noqa: E731  (one object, whatever the config)
+        modality = modality or dataset.modality
+    DATASETS[name] = factory
+    if modality is not None:
+        MODALITIES[name] = modality
+
+
+def dataset_modality(dataset: str) -> Optional[str]:
+    """What ``dataset`` holds, before it is read; None when only reading it can tell."""
+    if dataset in MODALITIES:
+        return MODALITIES[dataset]
+    return sources.source_modality(dataset) if sources.is_source(dataset) else None
 
 
 def open_dataset(config: DataConfig) -> Data:
-    """Load ``config.dataset`` from :data:`DATASETS`."""
-    if config.dataset not in DATASETS:
-        raise UsageError(f"unknown dataset {config.dataset!r}; choose one of: {', '.join(sorted(DATASETS))}")
-    return DATASETS[config.dataset](config)
+    """Load ``config.dataset``: a registered dataset, or a file of one's own."""
+    if config.dataset in DATASETS:
+        return DATASETS[config.dataset](config)
+    if sources.is_source(config.dataset):
+        return sources.open_source(config)
+    raise UsageError(f"unknown dataset {config.dataset!r} ; choose one of: {', '.join(sorted(DATASETS))}, or "
+                     f"give the path of a file of your own ({', '.join(sources.ARRAY_SUFFIXES)})")
 
 
 def split_dev(num_train: int, validation: int, shuffle: bool, seed: int) -> tuple[np.ndarray, np.ndarray]:

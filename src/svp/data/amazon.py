@@ -308,7 +308,7 @@ def load_reviews(name: str, config: DataConfig) -> TensorData:
         log.info("read %d reviews from %s in %.1f s", len(splits[split].labels), path,
                  time.perf_counter() - start)
     return TensorData(
-        name=name, num_classes=num_classes, in_channels=1,
+        name=name, num_classes=num_classes, in_channels=1, modality=MODALITY,
         inputs={split: torch.from_numpy(s.codes) for split, s in splits.items()},
         labels={split: torch.from_numpy(s.labels) for split, s in splits.items()},
         train_transform=to_long, eval_transform=to_long,

@@ -47,6 +47,7 @@ class Data(Protocol):
     name: str
     num_classes: int
     in_channels: int
+    modality: str  # "image", "text" or "features"
 
     def size(self, split: str) -> int: ...
 
@@ -90,6 +91,7 @@ class TensorData:
     train_transform: BatchTransform
     eval_transform: BatchTransform
     texts: Optional[Callable[[str, np.ndarray], list[str]]] = None
+    modality: str = "image"  # what it holds: "image", "text" or "features" (see svp.models.MODALITIES)
     _on_device: dict = field(default_factory=dict, repr=False)
 
     def size(self, split: str) -> int:
@@ -156,6 +158,7 @@ class DatasetData:
     labels: dict[str, np.ndarray]
     num_workers: int = 0
     eval_num_workers: int = 0
+    modality: str = "image"
 
     def size(self, split: str) -> int:
         return len(self.labels[split])

@@ -250,7 +250,7 @@ def fit(model: nn.Module, data: Data, indices: np.ndarray, config: ModelConfig, 
         keeper.restore_best(model)
         dev_acc = keeper.best_accuracy
     test_acc, test_time = -1.0, 0.0
-    if track_test:
+    if track_test and data.size("test"):  # a dataset may come without a test split
         test_acc, test_time = evaluate(model, data, "test", None, config.eval_batch_size, device, config.fp16,
                                        desc="test")
     module = getattr(model, "module", model)

@@ -387,7 +387,7 @@ class FastTextLearner(Learner):
         train_acc, _ = self._accuracy("train", labeled)
         dev_acc, dev_time = self._accuracy("train", self.env.dev) if len(self.env.dev) else (-1.0, 0.0)
         test_acc, test_time = -1.0, 0.0
-        if self.env.track_test:
+        if self.env.track_test and self.env.data.size("test"):
             test_acc, test_time = self._accuracy("test", np.arange(self.env.data.size("test")))
         return TrainResult(proxy, len(labeled), train_acc, dev_acc, test_acc, train_time, dev_time, test_time)
 

@@ -14,16 +14,17 @@ from typing import Callable
 
 from torch import nn
 
-from svp.models import cifar_resnet, preact_resnet, resnet, resnext, small, stochastic_depth, vdcnn, wide_resnet
+from svp.models import (cifar_resnet, heads, preact_resnet, resnet, resnext, small, stochastic_depth, vdcnn,
+                        wide_resnet)
 
 ModelFactory = Callable[..., nn.Module]
 
 MODELS: dict[str, ModelFactory] = {}
-#: What each architecture takes: "image" or "text".
+#: What each architecture takes: "image", "text" or "features".
 MODALITIES: dict[str, str] = {}
 #: Architectures with published weights (``--pretrained``): name -> a function giving their state dict.
 PRETRAINED: dict[str, Callable[[], dict]] = {}
-for _module in (small, cifar_resnet, preact_resnet, wide_resnet, resnext, stochastic_depth, vdcnn, resnet):
+for _module in (small, heads, cifar_resnet, preact_resnet, wide_resnet, resnext, stochastic_depth, vdcnn, resnet):
     MODELS.update(_module.MODELS)
     MODALITIES.update(dict.fromkeys(_module.MODELS, _module.MODALITY))
     PRETRAINED.update(getattr(_module, "PRETRAINED", {}))
@@ -40,14 +41,14 @@ def register(name: str, factory: ModelFactory, modality: str = "image", replace:
         ``factory(num_classes=..., in_channels=...) -> nn.Module`` giving logits; for k-centers, its
         final linear layer is an attribute named ``classifier`` or ``fc`` (see :func:`classifier_of`).
     modality : str
-        What it takes: "image" (N, C, H, W) or "text" (character codes).
+        What it takes: "image" (N, C, H, W), "text" (character codes) or "features" (N, D).
     replace : bool
         Allow replacing an architecture of the same name.
     """
     if not callable(factory):
         raise TypeError(f"the factory of {name!r} is not callable: {factory!r}")
-    if modality not in ("image", "text"):
-        raise ValueError(f"modality {modality!r}: choose 'image' or 'text'")
+    if modality not in ("image", "text", "features"):
+        raise ValueError(f"modality {modality!r}: choose 'image', 'text' or 'features'")
     if name in MODELS and not replace:
         raise ValueError(f"an architecture named {name!r} exists; pass replace=True to replace it")
     MODELS[name] = factory

@@ -21,7 +21,7 @@ import torch
 import svp
 from svp import config as cfg
 from svp import rundir
-from svp.data import MODALITIES, Data, open_dataset, split_dev
+from svp.data import UNKNOWN, Data, dataset_modality, open_dataset, split_dev
 from svp.engine import distributed
 from svp.engine.device import pick_device
 from svp.errors import UsageError
@@ -56,6 +56,7 @@ def open_run(config: Any, validate: Optional[Validator] = None, dev_index: Optio
     config = dataclasses.replace(config, runtime=dataclasses.replace(config.runtime, seed=seed))
     data = open_dataset(config.data)
     check_learners(config, data)
+    check_labels_known(config, data)
     if dev_index is None:
         pool, dev = split_dev(data.size("train"), config.data.validation, config.data.shuffle, seed)
     else:
@@ -125,11 +126,20 @@ def check_learners(config: Any, data: Optional[Data] = None) -> None:
         kind = learner_kind(model.arch)
         if kind is None or role not in kind.roles:
             raise UsageError(f"unknown {flag} {model.arch!r}; choose one of: {', '.join(archs_for(role))}")
-        takes, holds = kind.modality(model.arch), MODALITIES.get(dataset)
+        takes, holds = kind.modality(model.arch), data.modality if data is not None else dataset_modality(dataset)
         if holds is not None and takes != holds and (role == rundir.TARGET or method is not None):
             raise UsageError(f"{flag} {model.arch} takes {takes}s but {dataset} holds {holds}s ; choose an "
                              f"architecture that takes {holds}s (svp list models)")
         kind.check(model, flag, method, data)
+
+
+def check_labels_known(config: Any, data: Data) -> None:
+    """Training, active learning and core-sets read every label from the data: refuse unknown ones (-1)."""
+    unknown = int((data.targets("train") == UNKNOWN).sum())
+    if unknown:
+        raise UsageError(f"{config.data.dataset}: {unknown} of its {data.size('train')} training examples have no "
+                         f"label (-1), and `{config.workflow}` reads every label from the data ; label them, or "
+                         "ask a person for labels with the labeling loop (svp query, coming next)")
 
 
 def _run_directory(config: Any) -> tuple[Path, Optional[rundir.RunLock]]:

@@ -1,0 +1,182 @@
+"""Your own data: arrays of images or feature vectors, some labels or none.
+
+``--dataset PATH.npz`` (or ``.npy``) and :func:`from_arrays` read
+
+- ``x``: uint8 images (N, H, W) or (N, H, W, C), or feature vectors (N, D),
+  for instance embeddings from CLIP, DINO or a sentence encoder;
+- ``y``: integer labels, ``-1`` where the label is not known yet;
+- optionally ``x_test`` and ``y_test``, the test split (none: no test
+  accuracy is measured).
+
+A ``.npy`` file holds ``x`` alone: no labels, so no classes yet (refused
+until the labeling loop can supply them). Images are held in
+memory as uint8 and augmented per batch like CIFAR's; features are used as
+they are, by the heads of :mod:`svp.models.heads`.
+"""
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from svp.config import DataConfig
+from svp.data.base import TensorData
+from svp.data.transforms import Augment, Normalize
+from svp.errors import UsageError
+
+ARRAY_SUFFIXES = (".npz", ".npy")
+UNKNOWN = -1  # the label of an example nobody has labeled yet
+
+
+def is_source(dataset: str) -> bool:
+    """Whether ``--dataset`` names a file of one's own rather than a registered dataset."""
+    return dataset.endswith(ARRAY_SUFFIXES)
+
+
+def source_modality(dataset: str) -> Optional[str]:
+    """What the file holds, read from its header alone ("image" or "features"); None when unreadable."""
+    try:
+        shape, dtype = _x_header(Path(dataset))
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return None  # open_source says why, once it is asked to read the file
+    return "image" if dtype == np.uint8 and len(shape) in (3, 4) else "features"
+
+
+def _x_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype of ``x`` without reading its values."""
+    if path.suffix == ".npy":
+        array = np.load(path, mmap_mode="r")
+        return array.shape, array.dtype
+    with zipfile.ZipFile(path) as archive, archive.open("x.npy") as member:
+        version = np.lib.format.read_magic(member)
+        readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+        if version not in readers:
+            raise ValueError(f"npy format {version}")
+        shape, _, dtype = readers[version](member)
+    return shape, np.dtype(dtype)
+
+
+def open_source(config: DataConfig) -> TensorData:
+    """The dataset in the file ``config.dataset`` names."""
+    path = Path(config.dataset)
+    if not path.is_file():
+        raise UsageError(f"--dataset {path}: no such file ; give the path of a .npz (x, y, x_test, y_test) or "
+                         "a .npy (x) file")
+    arrays = _read(path)
+    if "x" not in arrays:
+        raise UsageError(f"{path} holds {', '.join(sorted(arrays)) or 'nothing'} but no array x ; save the "
+                         "examples as x (np.savez(path, x=..., y=...))")
+    unknown = [name for name in arrays if name not in ("x", "y", "x_test", "y_test")]
+    if unknown:
+        raise UsageError(f"{path}: arrays {', '.join(unknown)} are not x, y, x_test or y_test ; rename them")
+    y = arrays.get("y", np.full(len(arrays["x"]), UNKNOWN))
+    return from_arrays(arrays["x"], y, arrays.get("x_test"), arrays.get("y_test"), name=path.name,
+                       augmentation=config.augmentation, where=str(path))
+
+
+def _read(path: Path) -> dict[str, np.ndarray]:
+    try:
+        loaded = np.load(path, allow_pickle=False)  # no pickles: a dataset file is untrusted input
+        if isinstance(loaded, np.ndarray):
+            return {"x": loaded}
+        with loaded:
+            return {name: loaded[name] for name in loaded.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        raise UsageError(f"{path} cannot be read as numpy arrays ({error}) ; save it with np.savez or np.save") \
+            from None
+
+
+def from_arrays(x: np.ndarray, y: np.ndarray, x_test: Optional[np.ndarray] = None,
+                y_test: Optional[np.ndarray] = None, *, name: str = "arrays", augmentation: bool = False,
+                where: str = "the arrays") -> TensorData:
+    """A dataset of images or feature vectors held in memory (see the module docstring).
+
+    Parameters
+    ----------
+    x, y : np.ndarray
+        The training split: uint8 images (N, H, W[, C]) or features (N, D); labels, -1 unknown.
+    x_test, y_test : np.ndarray, optional
+        The test split (labels all known); without it no test accuracy is measured.
+    name : str
+        The dataset's name in reports.
+    augmentation : bool
+        Random crop and flip of training images (features are never augmented).
+    where : str
+        What the arrays came from, for messages.
+    """
+    if (x_test is None) != (y_test is None):
+        raise UsageError(f"{where}: x_test and y_test go together ; give both or neither")
+    splits = {"train": (np.asarray(x), np.asarray(y))}
+    if x_test is not None:
+        splits["test"] = (np.asarray(x_test), np.asarray(y_test))
+    for split, (inputs, labels) in splits.items():
+        _check_split(inputs, labels, splits["train"][0], f"{where} ({split})")
+    num_classes = int(max(labels.max(initial=-1) for _, labels in splits.values())) + 1
+    if num_classes == 0:
+        raise UsageError(f"{where}: no example has a label, so the classes are not known ; give labels (y) for "
+                         "some examples at least, -1 for the others")
+    if num_classes < 2:
+        raise UsageError(f"{where}: the labels name {num_classes} class ; give labels of 2 classes or more "
+                         "(-1 for unknown)")
+    if "test" in splits and (splits["test"][1] == UNKNOWN).any():
+        raise UsageError(f"{where}: y_test has unknown labels (-1) ; the test split must be labeled")
+    images = splits["train"][0].dtype == np.uint8 and splits["train"][0].ndim in (3, 4)
+    inputs = {split: torch.from_numpy(_layout(a, images)) for split, (a, _) in splits.items()}
+    labels = {split: torch.from_numpy(b.astype(np.int64)) for split, (_, b) in splits.items()}
+    inputs.setdefault("test", inputs["train"][:0])
+    labels.setdefault("test", labels["train"][:0])
+    if images:
+        return _image_data(name, inputs, labels, num_classes, augmentation)
+    return TensorData(name=name, num_classes=num_classes, in_channels=inputs["train"].shape[1], inputs=inputs,
+                      labels=labels, train_transform=_identity, eval_transform=_identity, modality="features")
+
+
+def _check_split(inputs: np.ndarray, labels: np.ndarray, train: np.ndarray, where: str) -> None:
+    """Refuse arrays that cannot be a split: lengths, label kinds, shapes unlike the training split's."""
+    if labels.ndim != 1 or len(labels) != len(inputs):
+        raise UsageError(f"{where}: {len(inputs)} examples but {labels.shape} labels ; give one label per "
+                         "example (-1 when unknown)")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise UsageError(f"{where}: the labels are {labels.dtype}, not classes ; labels are integers 0, 1, ... "
+                         "and -1 for unknown")
+    if (labels < UNKNOWN).any():
+        raise UsageError(f"{where}: label {labels[labels < UNKNOWN][0]} is not a class ; labels are integers "
+                         "0, 1, ... and -1 for unknown")
+    image = inputs.dtype == np.uint8 and inputs.ndim in (3, 4)
+    features = np.issubdtype(inputs.dtype, np.floating) and inputs.ndim == 2
+    if not (image or features):
+        raise UsageError(f"{where}: x is {inputs.dtype} {inputs.shape} ; give uint8 images (N, H, W[, C]) or "
+                         "float feature vectors (N, D)")
+    if inputs.shape[1:] != train.shape[1:] or inputs.dtype != train.dtype:
+        raise UsageError(f"{where}: x_test is {inputs.dtype} {inputs.shape[1:]} but x is {train.dtype} "
+                         f"{train.shape[1:]} ; give both in one shape")
+    if features and not np.isfinite(inputs).all():
+        raise UsageError(f"{where}: x holds NaN or infinite values ; give finite features")
+
+
+def _layout(array: np.ndarray, images: bool) -> np.ndarray:
+    """(N, C, H, W) uint8 images, or (N, D) float32 features."""
+    if not images:
+        return np.ascontiguousarray(array, dtype=np.float32)
+    if array.ndim == 3:
+        array = array[:, None]
+    else:  # (N, H, W, C), as images are usually saved
+        array = array.transpose(0, 3, 1, 2)
+    return np.ascontiguousarray(array)
+
+
+def _image_data(name: str, inputs: dict, labels: dict, num_classes: int, augmentation: bool) -> TensorData:
+    train = inputs["train"].float() / 255.0
+    mean, std = train.mean(dim=(0, 2, 3)).tolist(), train.std(dim=(0, 2, 3)).clamp_min(1e-3).tolist()
+    normalize = Normalize(mean, std)
+    padding = max(1, inputs["train"].shape[-1] // 8)  # 4 on CIFAR's 32 pixels
+    return TensorData(name=name, num_classes=num_classes, in_channels=inputs["train"].shape[1], inputs=inputs,
+                      labels=labels, train_transform=Augment(normalize, padding) if augmentation else normalize,
+                      eval_transform=normalize)
+
+
+def _identity(batch: torch.Tensor) -> torch.Tensor:
+    return batch
