@@ -226,10 +226,13 @@ class SelectionConfig:
     selection_method: str = "least_confidence"
     precomputed_selection: Optional[str] = None
     train_target: bool = True
+    proxy_dataset: Optional[str] = None  # the proxy's own view of the same examples (e.g. embeddings)
 
     def __post_init__(self) -> None:
         _check_sections(self)
         check_type("--selection-method", self.selection_method, str)
+        if self.proxy_dataset is not None:
+            check_type("--proxy-dataset", self.proxy_dataset, str)
         if self.precomputed_selection is not None:
             check_type("--precomputed-selection", self.precomputed_selection, str)
         check_type("--train-target", self.train_target, bool)

@@ -109,6 +109,9 @@ SELECTION = (
     Option("workflow", "precomputed_selection", ("--precomputed-selection",),
            "replay the index files of an earlier run (or a plain index file) into target training"),
     _bool("workflow", "train_target", ("--train-target",), "train the target on the selected data"),
+    Option("workflow", "proxy_dataset", ("--proxy-dataset",), "the proxy's own view of the same examples, row i "
+           "for example i: a .npz of x (and x_test), such as embeddings for --proxy-arch linear-head",
+           {"metavar": "PATH"}),
 )
 
 ACTIVE = (

@@ -10,8 +10,8 @@
 
 A ``.npy`` file holds ``x`` alone: no labels, so no classes yet (refused
 until the labeling loop can supply them). Images are held in
-memory as uint8 and augmented per batch like CIFAR's; features are used as
-they are, by the heads of :mod:`svp.models.heads`.
+memory as uint8 and augmented per batch like CIFAR's; features are
+standardised (training-split statistics) for the heads of :mod:`svp.models.heads`.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from svp.config import DataConfig
-from svp.data.base import TensorData
+from svp.data.base import Data, TensorData
 from svp.data.transforms import Augment, Normalize
 from svp.errors import UsageError
 
@@ -75,6 +75,26 @@ def open_source(config: DataConfig) -> TensorData:
     y = arrays.get("y", np.full(len(arrays["x"]), UNKNOWN))
     return from_arrays(arrays["x"], y, arrays.get("x_test"), arrays.get("y_test"), name=path.name,
                        augmentation=config.augmentation, where=str(path))
+
+
+def open_view(path: str, data: Data, flag: str = "--proxy-dataset") -> TensorData:
+    """Another view of ``data``'s examples (row i = example i), such as their embeddings, with its labels."""
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"{flag} {path}: no such file ; give the path of a .npz of x (and x_test)")
+    arrays = _read(file)
+    if "x" not in arrays:
+        raise UsageError(f"{flag} {path} holds no array x ; save the view as x (and x_test)")
+    for split, name in (("train", "x"), ("test", "x_test")):
+        rows = len(arrays[name]) if name in arrays else 0
+        if rows != data.size(split) and (name == "x" or name in arrays):
+            raise UsageError(f"{flag} {path}: {name} has {rows} rows but {data.name} has {data.size(split)} "
+                             f"{split} examples ; row i must be example i of the dataset")
+    train, test = data.targets("train"), data.targets("test")
+    if "y" in arrays and not np.array_equal(arrays["y"], train):
+        raise UsageError(f"{flag} {path}: its y differs from {data.name}'s labels ; drop y (the dataset's are used)")
+    return from_arrays(arrays["x"], train, arrays.get("x_test"), test if "x_test" in arrays else None,
+                       name=file.name, where=f"{flag} {path}")
 
 
 def _read(path: Path) -> dict[str, np.ndarray]:
@@ -130,8 +150,9 @@ def from_arrays(x: np.ndarray, y: np.ndarray, x_test: Optional[np.ndarray] = Non
     labels.setdefault("test", labels["train"][:0])
     if images:
         return _image_data(name, inputs, labels, num_classes, augmentation)
+    standardize = Standardize(inputs["train"])
     return TensorData(name=name, num_classes=num_classes, in_channels=inputs["train"].shape[1], inputs=inputs,
-                      labels=labels, train_transform=_identity, eval_transform=_identity, modality="features")
+                      labels=labels, train_transform=standardize, eval_transform=standardize, modality="features")
 
 
 def _check_split(inputs: np.ndarray, labels: np.ndarray, train: np.ndarray, where: str) -> None:
@@ -178,5 +199,16 @@ def _image_data(name: str, inputs: dict, labels: dict, num_classes: int, augment
                       eval_transform=normalize)
 
 
-def _identity(batch: torch.Tensor) -> torch.Tensor:
-    return batch
+class Standardize:
+    """Feature vectors to zero mean and unit variance per dimension (statistics of the training split)."""
+
+    def __init__(self, train: torch.Tensor) -> None:
+        self.mean = train.mean(0, keepdim=True)
+        self.scale = 1.0 / train.std(0, keepdim=True).clamp_min(1e-6)
+        self._cache: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        if batch.device not in self._cache:
+            self._cache[batch.device] = (self.mean.to(batch.device), self.scale.to(batch.device))
+        mean, scale = self._cache[batch.device]
+        return (batch - mean) * scale

@@ -52,9 +52,9 @@ def _rounds(ctx: Context, config: ActiveConfig) -> None:
     if not ctx.path(rundir.DEV_INDEX).exists():  # as the original, so that replays can take the same dev set
         write(rundir.save_index, ctx.path(rundir.DEV_INDEX), ctx.dev)
     labeled = initial_subset(ctx, config.initial_subset)
-    proxy = make_learner(config.proxy, PROXY, ctx.env)
+    proxy = make_learner(config.proxy, PROXY, ctx.env_of(PROXY))
     target = make_learner(config.target, TARGET, ctx.env)
-    same = config.proxy.trains_like(config.target)
+    same = config.proxy.trains_like(config.target) and config.proxy_dataset is None
     budgets = config.budgets
     for k, size in enumerate(budgets):
         last = k + 1 == len(budgets)

@@ -11,7 +11,7 @@ import torch
 from svp.data import Data
 from svp.engine.device import derive_seed
 from svp.learners import Environment
-from svp.rundir import RunLock
+from svp.rundir import PROXY, RunLock
 
 
 @dataclass
@@ -28,6 +28,7 @@ class Context:
     run: Path
     seed: int
     lock: Optional[RunLock] = None
+    proxy_env: Optional[Environment] = None  # when the proxy sees its own view of the data (--proxy-dataset)
 
     def __enter__(self) -> "Context":
         return self
@@ -47,6 +48,10 @@ class Context:
     @property
     def device(self) -> torch.device:
         return self.env.device
+
+    def env_of(self, role: str) -> Environment:
+        """What the learner of ``role`` trains and scores on."""
+        return self.proxy_env if role == PROXY and self.proxy_env is not None else self.env
 
     def path(self, *parts: str | int) -> Path:
         return self.run.joinpath(*map(str, parts))

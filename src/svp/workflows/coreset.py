@@ -50,7 +50,7 @@ def select_coreset(ctx: Context, config: CoresetConfig) -> np.ndarray:
     if rundir.find_row(ctx.path(rundir.SELECTION_CSV), config.subset) is not None:
         return rundir.load_index(ctx.path(rundir.SELECTED_INDEX))
     needs = METHODS[config.selection_method].needs
-    proxy = make_learner(config.proxy, PROXY, ctx.env)
+    proxy = make_learner(config.proxy, PROXY, ctx.env_of(PROXY))
     extra = {}
     if needs:
         extra = _train_proxy(ctx, proxy, "forgetting" in needs)

@@ -22,6 +22,7 @@ import svp
 from svp import config as cfg
 from svp import rundir
 from svp.data import UNKNOWN, Data, dataset_modality, open_dataset, split_dev
+from svp.data.sources import open_view
 from svp.engine import distributed
 from svp.engine.device import pick_device
 from svp.errors import UsageError
@@ -55,7 +56,8 @@ def open_run(config: Any, validate: Optional[Validator] = None, dev_index: Optio
     seed = resolve_seed(config.runtime.seed)
     config = dataclasses.replace(config, runtime=dataclasses.replace(config.runtime, seed=seed))
     data = open_dataset(config.data)
-    check_learners(config, data)
+    proxy_data = open_view(config.proxy_dataset, data) if getattr(config, "proxy_dataset", None) else None
+    check_learners(config, data, proxy_data)
     check_labels_known(config, data)
     if dev_index is None:
         pool, dev = split_dev(data.size("train"), config.data.validation, config.data.shuffle, seed)
@@ -77,7 +79,8 @@ def open_run(config: Any, validate: Optional[Validator] = None, dev_index: Optio
         raise
     log.info("run directory %s (seed %d, device %s)", run, seed, device)
     env = Environment(data, device, dev, config.runtime.track_test_acc, config.runtime.checkpoint)
-    return Context(config, env, pool, run, seed, lock)
+    proxy_env = None if proxy_data is None else dataclasses.replace(env, data=proxy_data)
+    return Context(config, env, pool, run, seed, lock, proxy_env)
 
 
 def _splits_of(dev_index: Path, num_train: int) -> tuple[np.ndarray, np.ndarray]:
@@ -109,28 +112,28 @@ def check_selection_method(config: Any) -> None:
                          f"choose one of: {', '.join(allowed)}")
 
 
-def _learners(config: Any) -> Iterator[tuple[str, str, cfg.ModelConfig, Optional[str]]]:
-    """(role, flag, model, the method it selects by or None) of each model the config names."""
+def _learners(config: Any) -> Iterator[tuple[str, str, cfg.ModelConfig, Optional[str], str]]:
+    """(role, flag, model, the method it selects by or None, its dataset) of each model the config names."""
     if not isinstance(config, cfg.SelectionConfig):  # train
-        yield rundir.TARGET, "--arch", config.model, None
+        yield rundir.TARGET, "--arch", config.model, None, config.data.dataset
         return
-    yield rundir.TARGET, "--arch", config.target, None
+    yield rundir.TARGET, "--arch", config.target, None, config.data.dataset
     method = None if config.precomputed_selection else config.selection_method
-    yield rundir.PROXY, "--proxy-arch", config.proxy, method
+    yield rundir.PROXY, "--proxy-arch", config.proxy, method, config.proxy_dataset or config.data.dataset
 
 
-def check_learners(config: Any, data: Optional[Data] = None) -> None:
-    """Ask each model's kind of learner whether it can do its part (with ``data`` once loaded)."""
-    dataset = config.data.dataset
-    for role, flag, model, method in _learners(config):
+def check_learners(config: Any, data: Optional[Data] = None, proxy_data: Optional[Data] = None) -> None:
+    """Ask each model's kind of learner whether it can do its part (with its data once loaded)."""
+    for role, flag, model, method, dataset in _learners(config):
         kind = learner_kind(model.arch)
         if kind is None or role not in kind.roles:
             raise UsageError(f"unknown {flag} {model.arch!r}; choose one of: {', '.join(archs_for(role))}")
-        takes, holds = kind.modality(model.arch), data.modality if data is not None else dataset_modality(dataset)
+        own = proxy_data if role == rundir.PROXY and proxy_data is not None else data
+        takes, holds = kind.modality(model.arch), own.modality if own is not None else dataset_modality(dataset)
         if holds is not None and takes != holds and (role == rundir.TARGET or method is not None):
             raise UsageError(f"{flag} {model.arch} takes {takes}s but {dataset} holds {holds}s ; choose an "
                              f"architecture that takes {holds}s (svp list models)")
-        kind.check(model, flag, method, data)
+        kind.check(model, flag, method, own)
 
 
 def check_labels_known(config: Any, data: Data) -> None:
