@@ -86,6 +86,7 @@ class DataConfig:
     shuffle: bool = True
     num_workers: int = 0
     eval_num_workers: Optional[int] = None  # None: as num_workers
+    image_size: Optional[int] = None  # resize the images of a folder of one's own to this size
 
     def __post_init__(self) -> None:
         if self.eval_num_workers is None:
@@ -97,6 +98,8 @@ class DataConfig:
         check_number("--validation", self.validation, COUNT)
         check_number("--num-workers", self.num_workers, COUNT)
         check_number("--eval-num-workers", self.eval_num_workers, COUNT)
+        if self.image_size is not None:
+            check_number("--image-size", self.image_size, POSITIVE_COUNT)
 
 
 @dataclass(frozen=True)

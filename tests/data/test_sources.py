@@ -125,7 +125,7 @@ def test_files_that_are_not_arrays_or_not_there(tmp_path):
         open_dataset(DataConfig(dataset=str(tmp_path / "junk.npz")))
     with pytest.raises(UsageError, match="missing.npz: no such file"):
         open_dataset(DataConfig(dataset=str(tmp_path / "missing.npz")))
-    with pytest.raises(UsageError, match="unknown dataset 'cifar11' ; choose one of: .* or give the path"):
+    with pytest.raises(UsageError, match="unknown dataset 'cifar11' ; choose one of: .* or give a folder"):
         open_dataset(DataConfig(dataset="cifar11"))
 
 

@@ -67,8 +67,9 @@ RUNTIME = (
 
 DATA = (
     Option("data", "datasets_dir", ("--datasets-dir",), "folder holding the datasets"),
-    Option("data", "dataset", ("--dataset",), "a dataset name (svp list datasets), or the path of a .npz or "
-           ".npy file of your own (x, y, x_test, y_test; label -1 for unknown)"),
+    Option("data", "dataset", ("--dataset",), "a dataset name (svp list datasets), a folder of your own "
+           "(train/<class>/*, optional test/ and unlabeled/), or a .npz or .npy file of arrays (x, y, x_test, "
+           "y_test; label -1 for unknown)"),
     _bool("data", "augmentation", ("--augmentation",), "training augmentation (random crop + flip for images)"),
     Option("data", "validation", ("--validation", "-v"), "examples split off the training set as a dev set",
            {"type": int}),
@@ -76,6 +77,8 @@ DATA = (
     Option("data", "num_workers", ("--num-workers",), "data-loading workers (disk datasets)", {"type": int}),
     Option("data", "eval_num_workers", ("--eval-num-workers",), "workers for evaluation (default: --num-workers)",
            {"type": int}),
+    Option("data", "image_size", ("--image-size",), "resize the images of a folder of your own to N x N "
+           "(needed when their sizes differ)", {"type": int, "metavar": "N"}),
 )
 
 MODEL = (

@@ -149,7 +149,7 @@ def from_arrays(x: np.ndarray, y: np.ndarray, x_test: Optional[np.ndarray] = Non
     inputs.setdefault("test", inputs["train"][:0])
     labels.setdefault("test", labels["train"][:0])
     if images:
-        return _image_data(name, inputs, labels, num_classes, augmentation)
+        return image_data(name, inputs, labels, num_classes, augmentation)
     standardize = Standardize(inputs["train"])
     return TensorData(name=name, num_classes=num_classes, in_channels=inputs["train"].shape[1], inputs=inputs,
                       labels=labels, train_transform=standardize, eval_transform=standardize, modality="features")
@@ -189,9 +189,17 @@ def _layout(array: np.ndarray, images: bool) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-def _image_data(name: str, inputs: dict, labels: dict, num_classes: int, augmentation: bool) -> TensorData:
-    train = inputs["train"].float() / 255.0
-    mean, std = train.mean(dim=(0, 2, 3)).tolist(), train.std(dim=(0, 2, 3)).clamp_min(1e-3).tolist()
+def channel_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:
+    """Per-channel mean and standard deviation of uint8 images (N, C, H, W), on the 0..1 scale."""
+    values = images.float() / 255.0
+    return values.mean(dim=(0, 2, 3)).tolist(), values.std(dim=(0, 2, 3)).clamp_min(1e-3).tolist()
+
+
+def image_data(name: str, inputs: dict, labels: dict, num_classes: int, augmentation: bool,
+               stats: Optional[tuple[list[float], list[float]]] = None) -> TensorData:
+    """Images held in memory, normalised by their per-channel statistics (``stats``, else computed),
+    cropped and flipped in training."""
+    mean, std = stats if stats is not None else channel_stats(inputs["train"])
     normalize = Normalize(mean, std)
     padding = max(1, inputs["train"].shape[-1] // 8)  # 4 on CIFAR's 32 pixels
     return TensorData(name=name, num_classes=num_classes, in_channels=inputs["train"].shape[1], inputs=inputs,
