@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -28,7 +29,16 @@ def workdir(tmp_path, monkeypatch) -> Path:
     np.savez(tmp_path / "images.npz", x=x[:300], y=y[:300], x_test=x[300:], y_test=y[300:])
     embed = x.reshape(400, -1, 3).mean(1).astype(np.float32)
     np.savez(tmp_path / "embeddings.npz", x=embed[:300], x_test=embed[300:])
+    for split, rows in (("train", range(0, 80)), ("test", range(300, 320))):  # images of three sizes
+        for i in rows:
+            folder = tmp_path / "pets" / split / f"class{y[i]}"
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(x[i]).resize((24 + i % 3 * 8, 24)).save(folder / f"{i}.png")
+    words = ["bad", "fine", "great"]
+    reviews = ['"review","sentiment"'] + [f'"a {words[y[i]]} thing, #{i}","{y[i]}"' for i in range(60)]
+    (tmp_path / "reviews.csv").write_text("\n".join(reviews) + "\n")
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SVP_CACHE", str(tmp_path / "cache"))
     return tmp_path
 
 
@@ -40,7 +50,7 @@ def test_the_command_line_examples(workdir):
     (block,) = _blocks("Your own data", "bash")
     result = subprocess.run(["bash", "-e", "-c", block], capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert len(list((workdir / "runs").iterdir())) == 2
+    assert len(list((workdir / "runs").iterdir())) == 4
 
 
 def test_the_python_example(workdir, capsys):

@@ -87,6 +87,9 @@ class DataConfig:
     num_workers: int = 0
     eval_num_workers: Optional[int] = None  # None: as num_workers
     image_size: Optional[int] = None  # resize the images of a folder of one's own to this size
+    text_column: str = "text"  # a table of one's own: the column of the texts (a name, or a position)
+    label_column: str = "label"  # ... and of the labels (empty: not labeled yet)
+    test_file: Optional[str] = None  # ... and its test split, a table of the same columns
 
     def __post_init__(self) -> None:
         if self.eval_num_workers is None:
@@ -100,6 +103,10 @@ class DataConfig:
         check_number("--eval-num-workers", self.eval_num_workers, COUNT)
         if self.image_size is not None:
             check_number("--image-size", self.image_size, POSITIVE_COUNT)
+        check_type("--text-column", self.text_column, str)
+        check_type("--label-column", self.label_column, str)
+        if self.test_file is not None:
+            check_type("--test-file", self.test_file, str)
 
 
 @dataclass(frozen=True)

@@ -68,8 +68,8 @@ RUNTIME = (
 DATA = (
     Option("data", "datasets_dir", ("--datasets-dir",), "folder holding the datasets"),
     Option("data", "dataset", ("--dataset",), "a dataset name (svp list datasets), a folder of your own "
-           "(train/<class>/*, optional test/ and unlabeled/), or a .npz or .npy file of arrays (x, y, x_test, "
-           "y_test; label -1 for unknown)"),
+           "(train/<class>/*, optional test/ and unlabeled/), a table of texts (.csv, .jsonl), or a .npz or .npy "
+           "file of arrays (x, y, x_test, y_test; label -1 for unknown)"),
     _bool("data", "augmentation", ("--augmentation",), "training augmentation (random crop + flip for images)"),
     Option("data", "validation", ("--validation", "-v"), "examples split off the training set as a dev set",
            {"type": int}),
@@ -79,6 +79,12 @@ DATA = (
            {"type": int}),
     Option("data", "image_size", ("--image-size",), "resize the images of a folder of your own to N x N "
            "(needed when their sizes differ)", {"type": int, "metavar": "N"}),
+    Option("data", "text_column", ("--text-column",), "a table of your own (.csv, .jsonl): the column of the "
+           "texts, by name or position", {"metavar": "COLUMN"}),
+    Option("data", "label_column", ("--label-column",), "a table of your own: the column of the labels (class "
+           "names; empty when not labeled yet)", {"metavar": "COLUMN"}),
+    Option("data", "test_file", ("--test-file",), "a table of your own: its test split, with the same columns",
+           {"metavar": "PATH"}),
 )
 
 MODEL = (

@@ -1,8 +1,8 @@
 """Datasets: ``DATASETS`` maps a name to ``factory(DataConfig) -> Data``; data of your own opens by path.
 
 ``--dataset`` (``DataConfig.dataset``) is a registered name (``svp list
-datasets``), a folder of images (:mod:`svp.data.folders`) or a file of
-arrays (:mod:`svp.data.sources`).
+datasets``), a folder of images (:mod:`svp.data.folders`), a table of texts
+(:mod:`svp.data.tables`) or a file of arrays (:mod:`svp.data.sources`).
 :func:`register` adds a name at run time, for data built in Python
 (``register("mine", from_arrays(x, y))``).
 """
@@ -13,7 +13,7 @@ from typing import Callable, Optional, Union
 import numpy as np
 
 from svp.config import DataConfig
-from svp.data import amazon, folders, imagenet, sources, vision
+from svp.data import amazon, folders, imagenet, sources, tables, vision
 from svp.data.base import Data, DatasetData, TensorData
 from svp.data.sources import UNKNOWN, from_arrays
 from svp.errors import UsageError
@@ -55,6 +55,8 @@ def dataset_modality(dataset: str) -> Optional[str]:
         return MODALITIES[dataset]
     if folders.is_folder(dataset):
         return "image"
+    if tables.is_table(dataset):
+        return "text"
     return sources.source_modality(dataset) if sources.is_source(dataset) else None
 
 
@@ -64,11 +66,13 @@ def open_dataset(config: DataConfig) -> Data:
         return DATASETS[config.dataset](config)
     if folders.is_folder(config.dataset):
         return folders.open_folder(config)
+    if tables.is_table(config.dataset):
+        return tables.open_table(config)
     if sources.is_source(config.dataset):
         return sources.open_source(config)
     raise UsageError(f"unknown dataset {config.dataset!r} ; choose one of: {', '.join(sorted(DATASETS))}, or "
-                     f"give a folder of your own (with train/<class>/ in it) or a file of arrays "
-                     f"({', '.join(sources.ARRAY_SUFFIXES)})")
+                     f"give a folder of your own (with train/<class>/ in it), a table of texts "
+                     f"({', '.join(tables.TABLE_SUFFIXES)}) or a file of arrays ({', '.join(sources.ARRAY_SUFFIXES)})")
 
 
 def split_dev(num_train: int, validation: int, shuffle: bool, seed: int) -> tuple[np.ndarray, np.ndarray]:

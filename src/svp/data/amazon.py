@@ -86,6 +86,12 @@ def _lookup_table() -> np.ndarray:
 _LUT = _lookup_table()
 
 
+def encode(texts: Sequence[str], length: int = MAX_LENGTH) -> np.ndarray:
+    """Character codes (uint8, (len(texts), length)) of documents, as the review loader computes them."""
+    raw = b"".join(_ascii_bytes(text, length).ljust(length, b"\x00") for text in texts)
+    return _LUT[np.frombuffer(raw, dtype=np.uint8).reshape(len(texts), length)]
+
+
 def _ascii_bytes(text: str, length: int) -> bytes:
     """Lowercased, cut to ``length`` characters, one byte per character (non-ASCII -> NUL)."""
     return text[:length].lower()[:length].encode("ascii", "svp.zero")

@@ -1,0 +1,118 @@
+"""A table of texts of one's own: ``.csv`` (with a header row) or ``.jsonl`` (one object a line).
+
+``--text-column`` and ``--label-column`` name the columns (or give their
+positions in a CSV's header); labels are class names, and an empty label
+means the example is not labeled yet (-1). ``--test-file`` adds a test split
+of the same columns, or ``--validation`` splits a dev set off. The texts
+are quantised like Amazon reviews (VDCNN) and kept for fastText.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Iterator, Optional, Sequence
+
+import torch
+
+from svp.config import DataConfig
+from svp.data.amazon import encode, to_long
+from svp.data.base import TensorData
+from svp.data.sources import UNKNOWN
+from svp.errors import UsageError
+
+TABLE_SUFFIXES = (".csv", ".jsonl")
+
+
+def is_table(dataset: str) -> bool:
+    return dataset.endswith(TABLE_SUFFIXES)
+
+
+def _records(path: Path) -> Iterator[tuple[int, dict]]:
+    """(line number, row as a dict of column -> value) of a CSV with a header, or of a JSONL file."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            if path.suffix == ".jsonl":
+                for number, line in enumerate(handle, start=1):
+                    if line.strip():
+                        record = json.loads(line)
+                        if not isinstance(record, dict):
+                            raise ValueError("not an object")
+                        yield number, {key: "" if value is None else str(value) for key, value in record.items()}
+                return
+            reader = csv.DictReader(handle)
+            for row in reader:
+                yield reader.line_num, row
+    except (UnicodeDecodeError, csv.Error, ValueError) as error:
+        raise UsageError(f"{path} cannot be read as a {path.suffix[1:].upper()} table ({error}) ; give UTF-8 "
+                         "CSV with a header row, or JSON objects one a line") from None
+
+
+def _column(wanted: str, columns: list[str], path: Path, flag: str) -> str:
+    """The column ``wanted`` names: itself, or the column at that position."""
+    if wanted in columns:
+        return wanted
+    if wanted.isdigit() and int(wanted) < len(columns):
+        return columns[int(wanted)]
+    raise UsageError(f"{path} has no column {wanted!r} ({flag}) ; its columns are {', '.join(columns)}")
+
+
+def read_table(path: Path, text_column: str, label_column: str) -> tuple[list[str], list[str]]:
+    """The texts and raw labels ("" when not labeled) of a table."""
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file ; give the path of a .csv or .jsonl table")
+    texts, labels, columns = [], [], None
+    for number, row in _records(path):
+        if columns is None:
+            columns = [key for key in row if key is not None]
+            text_key = _column(text_column, columns, path, "--text-column")
+            label_key = _column(label_column, columns, path, "--label-column")
+        if None in row or row.get(text_key) is None:
+            raise UsageError(f"{path}:{number}: the row has another number of fields than the header ; fix it")
+        texts.append(row[text_key])
+        labels.append((row.get(label_key) or "").strip())
+    if not texts:
+        raise UsageError(f"{path} holds no rows ; give a table with a header and one text a row")
+    return texts, labels
+
+
+def _class_names(labels: Sequence[str]) -> list[str]:
+    """The classes, sorted (numerically when every name is an integer)."""
+    names = {label for label in labels if label}
+    if all(name.lstrip("-").isdigit() for name in names):
+        return sorted(names, key=int)
+    return sorted(names)
+
+
+def open_table(config: DataConfig) -> TensorData:
+    """The table ``config.dataset`` names (and its ``--test-file``)."""
+    paths = {"train": Path(config.dataset)}
+    if config.test_file is not None:
+        paths["test"] = Path(config.test_file)
+    read = {split: read_table(path, config.text_column, config.label_column) for split, path in paths.items()}
+    classes = _class_names([label for _, labels in read.values() for label in labels])
+    if len(classes) < 2:
+        raise UsageError(f"{config.dataset}: the labels name {len(classes)} class ; give labels of 2 classes or "
+                         "more (empty for examples not labeled yet)")
+    index = {name: i for i, name in enumerate(classes)}
+    if "test" in read and "" in read["test"][1]:
+        raise UsageError(f"{config.test_file}: some rows have no label ; the test split must be labeled")
+    texts = {split: texts for split, (texts, _) in read.items()}
+    texts.setdefault("test", [])
+    labels = {split: torch.tensor([index.get(label, UNKNOWN) for label in raw], dtype=torch.int64)
+              for split, (_, raw) in read.items()}
+    labels.setdefault("test", torch.empty(0, dtype=torch.int64))
+    inputs = {split: torch.from_numpy(encode(split_texts)) for split, split_texts in texts.items()}
+    return TensorData(name=paths["train"].name, num_classes=len(classes), in_channels=1, inputs=inputs,
+                      labels=labels, train_transform=to_long, eval_transform=to_long, modality="text",
+                      texts=_Texts(texts))
+
+
+class _Texts:
+    """``texts(split, indices)``: the raw texts, held in memory."""
+
+    def __init__(self, texts: dict[str, list[str]]) -> None:
+        self.texts = texts
+
+    def __call__(self, split: str, indices: Optional[Sequence[int]]) -> list[str]:
+        return [self.texts[split][int(i)] for i in indices]
