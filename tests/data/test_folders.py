@@ -10,7 +10,7 @@ from PIL import Image
 
 from svp.cli import main
 from svp.config import DataConfig
-from svp.data import dataset_modality, open_dataset
+from svp.data import dataset_modality, from_folder, open_dataset
 from svp.errors import UsageError
 from run_helpers import column, only_run
 
@@ -54,6 +54,8 @@ def test_a_folder_of_mixed_images(cache, folder):
     assert data.targets("test").tolist() == [0, 0, 0, 1, 1, 1]
     cat, dog = data.inputs["train"][0].float().mean(), data.inputs["train"][12].float().mean()
     assert abs(cat - 40) < 3 and abs(dog - 190) < 3  # the pixels, whatever the format
+    same = from_folder(str(folder), image_size=16)  # the Python API's way to the same data
+    assert np.array_equal(same.inputs["train"].numpy(), data.inputs["train"].numpy())
 
 
 def test_sizes_that_differ_need_image_size(cache, folder):

@@ -157,3 +157,27 @@ def test_embeddings_as_the_proxys_view_of_an_image_dataset(tmp_path, capsys):
         main([*argv, "--proxy-dataset", str(tmp_path / "short.npz"), "--run-dir", str(tmp_path / "r2")])
     assert "short.npz: x has 299 rows but images.npz has 300 train examples" in capsys.readouterr().err
     assert not (tmp_path / "r2").exists()
+
+
+def test_a_torch_dataset_through_from_torch(registry, tmp_path):
+    from torch.utils.data import TensorDataset
+
+    import torch
+    from svp.data import from_torch
+
+    x, y = _features(200)
+    x_test, y_test = _features(40, seed=3)
+    train = TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
+    data = from_torch(train, TensorDataset(torch.from_numpy(x_test), torch.from_numpy(y_test)), name="tensors")
+    assert (data.num_classes, data.in_channels, data.modality, data.size("test")) == (3, 16, "features", 40)
+    register("tensors", data)
+    run = svp.run_active(ActiveConfig(
+        data=DataConfig(dataset="tensors"),
+        target=ModelConfig(arch="mlp-head", epochs=(2,), learning_rates=(0.05,), batch_size=32),
+        proxy=ModelConfig(arch="linear-head", epochs=(2,), learning_rates=(0.05,), batch_size=32),
+        runtime=RuntimeConfig(run_dir=str(tmp_path), seed=1, cuda=False, quiet=True),
+        initial_subset=30, rounds=(30,), selection_method="kcenters"))
+    (target,) = rows(run / "target.csv")
+    assert float(target["test_accuracy"]) > 0.5  # three clusters; chance is 1/3
+    with pytest.raises(UsageError, match="an item's input is list"):
+        from_torch([([0.0], 1), ([1.0], 0)])

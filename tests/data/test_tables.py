@@ -9,7 +9,7 @@ import pytest
 import svp
 from svp.cli import main
 from svp.config import DataConfig
-from svp.data import dataset_modality, open_dataset
+from svp.data import dataset_modality, from_table, open_dataset
 from svp.data.amazon import ALPHABET
 from svp.errors import UsageError
 from run_helpers import column, only_run
@@ -44,6 +44,8 @@ def test_a_csv_with_quotes_newlines_and_non_ascii(tmp_path):
     assert codes == [ALPHABET.index(c) + 1 if c in ALPHABET else 0 for c in "item 1"]
     by_position = open_dataset(DataConfig(dataset=str(path), text_column="0", label_column="1"))
     assert by_position.targets("train").tolist() == data.targets("train").tolist()
+    from_python = from_table(str(path), text_column="review", label_column="sentiment")
+    assert from_python.texts("train", [3]) == data.texts("train", [3])
 
 
 def test_a_jsonl_with_a_test_file(tmp_path):

@@ -15,7 +15,7 @@ import numpy as np
 from svp.config import DataConfig
 from svp.data import amazon, folders, imagenet, sources, tables, vision
 from svp.data.base import Data, DatasetData, TensorData
-from svp.data.sources import UNKNOWN, from_arrays
+from svp.data.sources import UNKNOWN, from_arrays, from_torch
 from svp.errors import UsageError
 
 DatasetFactory = Callable[[DataConfig], Data]
@@ -28,7 +28,19 @@ for _module in (vision, imagenet, amazon):
     MODALITIES.update(dict.fromkeys(_module.DATASETS, _module.MODALITY))
 
 __all__ = ["DATASETS", "MODALITIES", "UNKNOWN", "Data", "DatasetData", "TensorData", "dataset_modality",
-           "from_arrays", "open_dataset", "register", "split_dev"]
+           "from_arrays", "from_folder", "from_table", "from_torch", "open_dataset", "register", "split_dev"]
+
+
+def from_folder(root: str, image_size: Optional[int] = None, augmentation: bool = True) -> Data:
+    """A folder of images (see :mod:`svp.data.folders`), for :func:`register`."""
+    return folders.open_folder(DataConfig(dataset=str(root), image_size=image_size, augmentation=augmentation))
+
+
+def from_table(path: str, text_column: str = "text", label_column: str = "label",
+               test_file: Optional[str] = None) -> Data:
+    """A table of texts, .csv or .jsonl (see :mod:`svp.data.tables`), for :func:`register`."""
+    return tables.open_table(DataConfig(dataset=str(path), text_column=text_column, label_column=label_column,
+                                        test_file=test_file))
 
 
 def register(name: str, dataset: Union[Data, DatasetFactory], modality: Optional[str] = None,

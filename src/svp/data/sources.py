@@ -21,9 +21,10 @@ from typing import Optional
 
 import numpy as np
 import torch
+from torch.utils.data import Dataset
 
 from svp.config import DataConfig
-from svp.data.base import Data, TensorData
+from svp.data.base import Data, DatasetData, TensorData
 from svp.data.transforms import Augment, Normalize
 from svp.errors import UsageError
 
@@ -220,3 +221,52 @@ class Standardize:
             self._cache[batch.device] = (self.mean.to(batch.device), self.scale.to(batch.device))
         mean, scale = self._cache[batch.device]
         return (batch - mean) * scale
+
+
+def from_torch(train: Dataset, test: Optional[Dataset] = None, *, num_classes: Optional[int] = None,
+               name: str = "torch", num_workers: int = 0) -> DatasetData:
+    """Any map-style torch Dataset of ``(input, label)`` pairs, read by a DataLoader.
+
+    Parameters
+    ----------
+    train, test : Dataset
+        The splits; each item an input tensor (an image (C, H, W) or a feature vector (D,)) and an integer
+        label (-1 when not labeled yet). Their transforms are theirs: svp adds none.
+    num_classes : int, optional
+        Default: the largest label + 1.
+    name : str
+        The dataset's name in reports.
+    num_workers : int
+        DataLoader workers.
+
+    The labels are read once, from ``dataset.targets`` when it has them (torchvision's datasets do), else
+    by reading every item.
+    """
+    splits = {"train": train, **({"test": test} if test is not None else {})}
+    labels = {split: _torch_labels(dataset, f"{name} ({split})") for split, dataset in splits.items()}
+    labels.setdefault("test", np.empty(0, dtype=np.int64))
+    if test is None:
+        splits["test"] = torch.utils.data.Subset(train, [])
+    if (labels["test"] == UNKNOWN).any():
+        raise UsageError(f"{name}: the test split has unknown labels (-1) ; the test split must be labeled")
+    classes = num_classes if num_classes is not None else int(max(b.max(initial=-1) for b in labels.values())) + 1
+    if classes < 2:
+        raise UsageError(f"{name}: the labels name {classes} class ; give labels of 2 classes or more")
+    sample = train[0][0]
+    if not isinstance(sample, torch.Tensor) or sample.dim() not in (1, 3):
+        raise UsageError(f"{name}: an item's input is {type(sample).__name__} "
+                         f"{tuple(getattr(sample, 'shape', ()))} ; give tensors (C, H, W) or (D,) (add a "
+                         "ToTensor() transform)")
+    return DatasetData(name=name, num_classes=classes, in_channels=sample.shape[0],
+                       datasets={("train", True): splits["train"], ("train", False): splits["train"],
+                                 ("test", False): splits["test"]},
+                       labels=labels, num_workers=num_workers, eval_num_workers=num_workers,
+                       modality="image" if sample.dim() == 3 else "features")
+
+
+def _torch_labels(dataset: Dataset, where: str) -> np.ndarray:
+    targets = getattr(dataset, "targets", None)
+    labels = np.asarray(targets if targets is not None else [int(dataset[i][1]) for i in range(len(dataset))])
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer) or (labels < UNKNOWN).any():
+        raise UsageError(f"{where}: the labels are not integers 0, 1, ... (-1 for unknown) ; give such labels")
+    return labels.astype(np.int64)
