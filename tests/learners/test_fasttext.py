@@ -117,3 +117,12 @@ def test_divergence_is_a_usage_error():
     texts, labels = _corpus({0: 30, 1: 30})
     with pytest.raises(UsageError, match="lower the fastText learning rate"):
         FastTextProxy(dim=16, ngrams=1, threads=1, epochs=50, learning_rate=1e6).fit(texts, labels)
+
+
+def test_a_torch_schedule_is_not_silently_ignored():
+    from svp.config import ModelConfig
+    from svp.learners.fasttext import FastTextLearner, fasttext_config
+
+    FastTextLearner.check(fasttext_config({"epochs": 3}), "--proxy-arch", "entropy")  # its own schedule: fine
+    with pytest.raises(UsageError, match=r"trains 5 epochs at 0.05 \(its options\), not the schedule"):
+        FastTextLearner.check(ModelConfig(arch=FASTTEXT_ARCH), "--proxy-arch", "entropy")

@@ -368,7 +368,14 @@ class FastTextLearner(Learner):
     def check(cls, config: ModelConfig, flag: str, method: Optional[str], data: Optional[Data] = None) -> None:
         """Refuse methods that need more than probabilities, bad options, and weights to start from."""
         super().check(config, flag, method, data)
-        FastTextOptions.from_dict(config.options)
+        options = FastTextOptions.from_dict(config.options)
+        if (config.epochs, config.learning_rates) != ((options.epochs,), (options.learning_rate,)):
+            # a torch schedule (the target's, inherited) would be recorded but not followed
+            raise UsageError(f"{flag} {FASTTEXT_ARCH} trains {options.epochs} epochs at {options.learning_rate} "
+                             f"(its options), not the schedule {config.epochs} at {config.learning_rates} ; use "
+                             "python -m svp.amazon (it takes tables of your own too), whose --proxy-epochs, "
+                             "--proxy-learning-rate, --dim, ... set fastText's, or "
+                             "svp.learners.fasttext.fasttext_config in Python")
         if config.weights is not None:
             raise UsageError(f"{flag} {FASTTEXT_ARCH} trains from scratch ; drop --proxy-weights")
 

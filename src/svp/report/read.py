@@ -135,6 +135,7 @@ class _Trainings:
     accuracy: dict[int, float] = field(default_factory=dict)
     train_time: float = 0.0
     splits: set = field(default_factory=set)
+    sizes: set = field(default_factory=set)  # every training's, measured or not
 
 
 # ----------------------------------------------------------------- parsing
@@ -218,6 +219,7 @@ def _read_trainings(path: str) -> _Trainings:
         result = _Trainings()
         for row, accuracies in zip(rows, raw):
             size = int(float(row["nexamples"]))
+            result.sizes.add(size)
             split = "test" if accuracies["test_accuracy"] is not None else "dev"
             accuracy = accuracies[f"{split}_accuracy"]
             if accuracy is not None:
@@ -373,7 +375,7 @@ def load_run(path: str) -> RunSummary:
         proxy_arch=None if is_train else described["proxy_arch"],
         target_arch=described["target_arch"],
         method=None if is_train else described["method"],
-        sizes=sorted(set(proxy.accuracy) | set(target.accuracy)),
+        sizes=sorted(proxy.sizes | target.sizes),
         proxy_accuracy=dict(sorted(proxy.accuracy.items())),
         target_accuracy=dict(sorted(target.accuracy.items())),
         proxy_train_time=proxy.train_time, inference_time=inference,
