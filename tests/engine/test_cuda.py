@@ -89,3 +89,14 @@ def test_gpu_scores_match_cpu(data):
     assert amp_out.probs.dtype == np.float32
     np.testing.assert_allclose(amp_out.probs.sum(1), 1, atol=1e-5)
     np.testing.assert_allclose(amp_out.probs, cpu_out.probs, atol=3e-2)
+
+
+@pytest.mark.cuda
+def test_a_split_too_large_for_the_gpu_stays_in_host_memory(data, monkeypatch):
+    resident = [b for b in data.batches("train", np.arange(70), 32, device=CUDA)]
+    monkeypatch.setattr("svp.data.base.fits_on_device", lambda tensor, device: False)
+    data._on_device.clear()
+    streamed = [b for b in data.batches("train", np.arange(70), 32, device=CUDA)]
+    assert not data._resident("train", CUDA)[0].is_cuda  # left where it was
+    for (x, y, i), (xs, ys, js) in zip(resident, streamed):
+        assert xs.is_cuda and ys.is_cuda and torch.equal(x, xs) and torch.equal(y, ys) and torch.equal(i, js)

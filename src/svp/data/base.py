@@ -66,6 +66,12 @@ class Data(Protocol):
     ) -> Iterator[Batch]: ...
 
 
+def fits_on_device(tensor: torch.Tensor, device: torch.device) -> bool:
+    """Whether ``tensor`` takes at most half the free memory of ``device`` (a GPU)."""
+    free, _ = torch.cuda.mem_get_info(device)
+    return tensor.element_size() * tensor.nelement() <= free // 2
+
+
 @dataclass
 class TensorData:
     """A dataset held in memory as tensors.
@@ -101,16 +107,14 @@ class TensorData:
         return self.labels[split].numpy()
 
     def _resident(self, split: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        """The split's tensors on ``device``, copied there once."""
+        """The split's tensors on ``device``, copied there once; left in host memory (a memory-mapped
+        cache, say) when they would fill more than half the device's free memory."""
         key = (split, str(device))
         if key not in self._on_device:
-            if device.type == "cpu":
-                self._on_device[key] = (self.inputs[split], self.labels[split])
-            else:
-                self._on_device[key] = (
-                    self.inputs[split].to(device, non_blocking=True),
-                    self.labels[split].to(device, non_blocking=True),
-                )
+            inputs, labels = self.inputs[split], self.labels[split]
+            if device.type != "cpu" and fits_on_device(inputs, device):
+                inputs, labels = inputs.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+            self._on_device[key] = (inputs, labels)
         return self._on_device[key]
 
     def batches(self, split, indices, batch_size, *, train=False, shuffle=False,
@@ -123,8 +127,12 @@ class TensorData:
         transform = self.train_transform if train else self.eval_transform
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            idx_dev = idx.to(device, non_blocking=True)
-            yield transform(inputs.index_select(0, idx_dev)), labels.index_select(0, idx_dev), idx
+            if inputs.device == device:
+                idx_dev = idx.to(device, non_blocking=True)
+                yield transform(inputs.index_select(0, idx_dev)), labels.index_select(0, idx_dev), idx
+            else:  # too large for the device: gather the batch in host memory, then send it
+                yield (transform(inputs.index_select(0, idx).to(device, non_blocking=True)),
+                       labels.index_select(0, idx).to(device, non_blocking=True), idx)
 
 
 class _Indexed(Dataset):
