@@ -94,3 +94,13 @@ def test_tables_that_cannot_be_a_dataset(tmp_path, write, config, message):
     with pytest.raises(UsageError) as error:
         open_dataset(DataConfig(dataset=str(path), **config))
     assert message in str(error.value) and "bad.csv" in str(error.value)
+
+
+def test_jsonl_rows_without_the_text_are_named(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"text": "fine", "label": "a"}\n{"body": "no text here", "label": "b"}\n')
+    with pytest.raises(UsageError, match=r"rows.jsonl:2: the row has no 'text'"):
+        open_dataset(DataConfig(dataset=str(path)))
+    path.write_text('{"text": "fine", "label": "a"}\n[1, 2]\n')
+    with pytest.raises(UsageError, match="line 2 is not a JSON object"):
+        open_dataset(DataConfig(dataset=str(path)))

@@ -37,7 +37,7 @@ def _records(path: Path) -> Iterator[tuple[int, dict]]:
                     if line.strip():
                         record = json.loads(line)
                         if not isinstance(record, dict):
-                            raise ValueError("not an object")
+                            raise ValueError(f"line {number} is not a JSON object")
                         yield number, {key: "" if value is None else str(value) for key, value in record.items()}
                 return
             reader = csv.DictReader(handle)
@@ -67,8 +67,10 @@ def read_table(path: Path, text_column: str, label_column: str) -> tuple[list[st
             columns = [key for key in row if key is not None]
             text_key = _column(text_column, columns, path, "--text-column")
             label_key = _column(label_column, columns, path, "--label-column")
-        if None in row or row.get(text_key) is None:
-            raise UsageError(f"{path}:{number}: the row has another number of fields than the header ; fix it")
+        if None in row:
+            raise UsageError(f"{path}:{number}: the row has more fields than the header ; fix it")
+        if row.get(text_key) is None:
+            raise UsageError(f"{path}:{number}: the row has no {text_key!r} ; give every row its text")
         texts.append(row[text_key])
         labels.append((row.get(label_key) or "").strip())
     if not texts:
