@@ -13,6 +13,7 @@ in the split, so per-example state (forgetting events, scores) can be kept.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional, Protocol, Sequence
 
@@ -24,6 +25,11 @@ from svp.errors import UsageError
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 BatchTransform = Callable[[torch.Tensor], torch.Tensor]
+
+
+def unreadable_image(path: str | os.PathLike, error: Exception) -> UsageError:
+    """The error of a file that Pillow cannot read as an image."""
+    return UsageError(f"{path} is not an image Pillow can read ({error}) ; remove or replace it")
 
 
 def check_labels(labels: np.ndarray, num_classes: int, where: str, examples: Optional[int] = None) -> None:

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from svp.config import DataConfig
-from svp.data.base import TensorData
+from svp.data.base import TensorData, unreadable_image
 from svp.data.sources import UNKNOWN, channel_stats, image_data
 from svp.errors import UsageError
 from svp.progress import bar
@@ -86,20 +86,24 @@ def _labeled(folder: Path, classes: Optional[list[str]] = None) -> tuple[Listing
     return files, labels, classes
 
 
-def _listing(root: Path) -> tuple[dict[str, tuple[Listing, list[int]]], int]:
-    """The files and labels of each split present, and the number of classes."""
+def _listing(root: Path) -> tuple[dict[str, tuple[Listing, list[int]]], int, int]:
+    """The files and labels of each split present, the number of classes, and of labeled training images.
+
+    Unlabeled images (label -1) follow the labeled ones in the training split.
+    """
     train, labels, classes = _labeled(root / "train")
     if len(classes) < 2 or not train:
         raise UsageError(f"{root / 'train'} holds {len(train)} images in {len(classes)} class folders ; put the "
                          "images of each class in train/<class>/ (two classes at least)")
+    labeled = len(train)
+    if (root / "unlabeled").is_dir():
+        unlabeled = image_files(root / "unlabeled")
+        train, labels = train + unlabeled, labels + [UNKNOWN] * len(unlabeled)
     splits = {"train": (train, labels)}
     if (root / "test").is_dir():
         files, test_labels, _ = _labeled(root / "test", classes)
         splits["test"] = (files, test_labels)
-    if (root / "unlabeled").is_dir():
-        files = image_files(root / "unlabeled")
-        splits["unlabeled"] = (files, [UNKNOWN] * len(files))
-    return splits, len(classes)
+    return splits, len(classes), labeled
 
 
 def _fingerprint(root: Path, splits: dict, image_size: Optional[int]) -> str:
@@ -117,7 +121,7 @@ def cache_dir(root: Path, fingerprint: str) -> Path:
 
 def _shape(files: list[str], image_size: Optional[int]) -> tuple[int, int, int]:
     """(channels, height, width) all images take: colour if any is, their common size (or --image-size)."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     sizes, colour = {}, False
     for path in files:
@@ -125,8 +129,8 @@ def _shape(files: list[str], image_size: Optional[int]) -> tuple[int, int, int]:
             with Image.open(path) as image:
                 sizes.setdefault(image.size, path)
                 colour = colour or image.mode not in ("1", "L", "I", "I;16", "F")
-        except (OSError, UnidentifiedImageError) as error:
-            raise UsageError(f"{path} is not an image Pillow can read ({error}) ; remove or replace it") from None
+        except OSError as error:  # PIL.UnidentifiedImageError among them
+            raise unreadable_image(path, error) from None
     channels = 3 if colour else 1
     if image_size is not None:
         return channels, image_size, image_size
@@ -150,12 +154,15 @@ def _decode(files: list[str], shape: tuple[int, int, int], out: np.ndarray, desc
                     image = image.resize((width, height), Image.Resampling.BILINEAR)
                 pixels = np.asarray(image, dtype=np.uint8)
         except OSError as error:
-            raise UsageError(f"{path} is not an image Pillow can read ({error}) ; remove or replace it") from None
+            raise unreadable_image(path, error) from None
         out[row] = pixels.reshape(height, width, channels).transpose(2, 0, 1)
 
 
-def _build_cache(folder: Path, splits: dict, image_size: Optional[int]) -> None:
-    """Decode every split into ``folder/<split>.npy`` (uint8 N, C, H, W) and its labels; atomically."""
+def _build_cache(folder: Path, splits: dict, image_size: Optional[int], labeled: int) -> None:
+    """Decode every split into ``folder/<split>.npy`` (uint8 N, C, H, W) and its labels; atomically.
+
+    The normalisation statistics are those of the ``labeled`` first training images.
+    """
     shape = _shape([path for files, _ in splits.values() for path, _ in files], image_size)
     building = folder.with_name(folder.name + ".building")
     shutil.rmtree(building, ignore_errors=True)  # what a killed run left
@@ -166,7 +173,7 @@ def _build_cache(folder: Path, splits: dict, image_size: Optional[int]) -> None:
                                                shape=(len(files), *shape))
             _decode([path for path, _ in files], shape, images, desc=f"decoding {split}")
             if split == "train":
-                stats = channel_stats(torch.from_numpy(np.asarray(images)))
+                stats = channel_stats(torch.from_numpy(np.asarray(images[:labeled])))
             images.flush()
             del images
             np.save(building / f"{split}-labels.npy", np.asarray(labels, dtype=np.int64))
@@ -180,20 +187,14 @@ def _build_cache(folder: Path, splits: dict, image_size: Optional[int]) -> None:
 def open_folder(config: DataConfig) -> TensorData:
     """The image folder ``config.dataset`` names, from its cache (made now if missing or stale)."""
     root = Path(config.dataset)
-    splits, num_classes = _listing(root)
+    splits, num_classes, labeled = _listing(root)
     folder = cache_dir(root, _fingerprint(root, splits, config.image_size))
     if not (folder / DONE).is_file():
         log.info("decoding %d images of %s into %s (once)", sum(len(f) for f, _ in splits.values()), root, folder)
-        _build_cache(folder, splits, config.image_size)
+        _build_cache(folder, splits, config.image_size, labeled)
     # copy-on-write mappings of the cache: pages come from the page cache as batches touch them, no copy first
-    arrays = {split: (np.load(folder / f"{split}.npy", mmap_mode="c"), np.load(folder / f"{split}-labels.npy"))
-              for split in splits}
-    if "unlabeled" in arrays:
-        images, labels = arrays.pop("unlabeled")
-        train_images, train_labels = arrays["train"]
-        arrays["train"] = (np.concatenate([train_images, images]), np.concatenate([train_labels, labels]))
-    inputs = {split: torch.from_numpy(images) for split, (images, _) in arrays.items()}
-    labels = {split: torch.from_numpy(np.asarray(lab)) for split, (_, lab) in arrays.items()}
+    inputs = {split: torch.from_numpy(np.load(folder / f"{split}.npy", mmap_mode="c")) for split in splits}
+    labels = {split: torch.from_numpy(np.load(folder / f"{split}-labels.npy")) for split in splits}
     inputs.setdefault("test", inputs["train"][:0])
     labels.setdefault("test", labels["train"][:0])
     saved = json.loads((folder / DONE).read_text())

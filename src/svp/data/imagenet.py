@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 
 from svp.config import DataConfig
-from svp.data.base import DatasetData
+from svp.data.base import DatasetData, unreadable_image
 from svp.errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def load_image(path: str):
     try:
         return default_loader(path)
     except OSError as error:  # PIL.UnidentifiedImageError, truncated files, unreadable files
-        raise UsageError(f"{path} is not an image Pillow can read ({error}) ; remove or replace it") from None
+        raise unreadable_image(path, error) from None
 
 
 def _relabel(folder, class_to_idx: dict[str, int]):

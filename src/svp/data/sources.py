@@ -25,7 +25,7 @@ from torch.utils.data import Dataset
 
 from svp.config import DataConfig
 from svp.data.base import Data, DatasetData, TensorData
-from svp.data.transforms import Augment, Normalize
+from svp.data.transforms import Augment, Normalize, Standardize
 from svp.errors import UsageError
 
 ARRAY_SUFFIXES = (".npz", ".npy")
@@ -63,13 +63,7 @@ def _x_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
 def open_source(config: DataConfig) -> TensorData:
     """The dataset in the file ``config.dataset`` names."""
     path = Path(config.dataset)
-    if not path.is_file():
-        raise UsageError(f"--dataset {path}: no such file ; give the path of a .npz (x, y, x_test, y_test) or "
-                         "a .npy (x) file")
-    arrays = _read(path)
-    if "x" not in arrays:
-        raise UsageError(f"{path} holds {', '.join(sorted(arrays)) or 'nothing'} but no array x ; save the "
-                         "examples as x (np.savez(path, x=..., y=...))")
+    arrays = _read(path, "--dataset")
     unknown = [name for name in arrays if name not in ("x", "y", "x_test", "y_test")]
     if unknown:
         raise UsageError(f"{path}: arrays {', '.join(unknown)} are not x, y, x_test or y_test ; rename them")
@@ -81,16 +75,11 @@ def open_source(config: DataConfig) -> TensorData:
 def open_view(path: str, data: Data, flag: str = "--proxy-dataset") -> TensorData:
     """Another view of ``data``'s examples (row i = example i), such as their embeddings, with its labels."""
     file = Path(path)
-    if not file.is_file():
-        raise UsageError(f"{flag} {path}: no such file ; give the path of a .npz of x (and x_test)")
-    arrays = _read(file)
-    if "x" not in arrays:
-        raise UsageError(f"{flag} {path} holds no array x ; save the view as x (and x_test)")
+    arrays = _read(file, flag)
     for split, name in (("train", "x"), ("test", "x_test")):
-        rows = len(arrays[name]) if name in arrays else 0
-        if rows != data.size(split) and (name == "x" or name in arrays):
-            raise UsageError(f"{flag} {path}: {name} has {rows} rows but {data.name} has {data.size(split)} "
-                             f"{split} examples ; row i must be example i of the dataset")
+        if name in arrays and len(arrays[name]) != data.size(split):
+            raise UsageError(f"{flag} {path}: {name} has {len(arrays[name])} rows but {data.name} has "
+                             f"{data.size(split)} {split} examples ; row i must be example i of the dataset")
     train, test = data.targets("train"), data.targets("test")
     if "y" in arrays and not np.array_equal(arrays["y"], train):
         raise UsageError(f"{flag} {path}: its y differs from {data.name}'s labels ; drop y (the dataset's are used)")
@@ -98,16 +87,24 @@ def open_view(path: str, data: Data, flag: str = "--proxy-dataset") -> TensorDat
                        name=file.name, where=f"{flag} {path}")
 
 
-def _read(path: Path) -> dict[str, np.ndarray]:
+def _read(path: Path, flag: str) -> dict[str, np.ndarray]:
+    """The arrays of a .npz (or the x of a .npy) that ``flag`` names, which must hold an x."""
+    if not path.is_file():
+        raise UsageError(f"{flag} {path}: no such file ; give the path of a .npz (x, y, x_test, y_test) or "
+                         "a .npy (x) file")
     try:
         loaded = np.load(path, allow_pickle=False)  # no pickles: a dataset file is untrusted input
         if isinstance(loaded, np.ndarray):
             return {"x": loaded}
         with loaded:
-            return {name: loaded[name] for name in loaded.files}
+            arrays = {name: loaded[name] for name in loaded.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
         raise UsageError(f"{path} cannot be read as numpy arrays ({error}) ; save it with np.savez or np.save") \
             from None
+    if "x" not in arrays:
+        raise UsageError(f"{path} holds {', '.join(sorted(arrays)) or 'nothing'} but no array x ; save the "
+                         "examples as x (np.savez(path, x=..., y=...))")
+    return arrays
 
 
 def from_arrays(x: np.ndarray, y: np.ndarray, x_test: Optional[np.ndarray] = None,
@@ -135,15 +132,7 @@ def from_arrays(x: np.ndarray, y: np.ndarray, x_test: Optional[np.ndarray] = Non
         splits["test"] = (np.asarray(x_test), np.asarray(y_test))
     for split, (inputs, labels) in splits.items():
         _check_split(inputs, labels, splits["train"][0], f"{where} ({split})")
-    num_classes = int(max(labels.max(initial=-1) for _, labels in splits.values())) + 1
-    if num_classes == 0:
-        raise UsageError(f"{where}: no example has a label, so the classes are not known ; give labels (y) for "
-                         "some examples at least, -1 for the others")
-    if num_classes < 2:
-        raise UsageError(f"{where}: the labels name {num_classes} class ; give labels of 2 classes or more "
-                         "(-1 for unknown)")
-    if "test" in splits and (splits["test"][1] == UNKNOWN).any():
-        raise UsageError(f"{where}: y_test has unknown labels (-1) ; the test split must be labeled")
+    num_classes = count_classes({split: labels for split, (_, labels) in splits.items()}, where)
     images = splits["train"][0].dtype == np.uint8 and splits["train"][0].ndim in (3, 4)
     inputs = {split: torch.from_numpy(_layout(a, images)) for split, (a, _) in splits.items()}
     labels = {split: torch.from_numpy(b.astype(np.int64)) for split, (_, b) in splits.items()}
@@ -154,6 +143,21 @@ def from_arrays(x: np.ndarray, y: np.ndarray, x_test: Optional[np.ndarray] = Non
     standardize = Standardize(inputs["train"])
     return TensorData(name=name, num_classes=num_classes, in_channels=inputs["train"].shape[1], inputs=inputs,
                       labels=labels, train_transform=standardize, eval_transform=standardize, modality="features")
+
+
+def count_classes(labels: dict[str, np.ndarray], where: str, num_classes: Optional[int] = None) -> int:
+    """The number of classes (given, else the largest label + 1): refused below 2, or with an unlabeled test split."""
+    if num_classes is None:
+        num_classes = int(max(split.max(initial=UNKNOWN) for split in labels.values())) + 1
+    if num_classes == 0:
+        raise UsageError(f"{where}: no example has a label, so the classes are not known ; give labels for some "
+                         "examples at least, -1 (or empty) for the others")
+    if num_classes < 2:
+        raise UsageError(f"{where}: the labels name {num_classes} class ; give labels of 2 classes or more "
+                         "(-1 or empty for unknown)")
+    if "test" in labels and (np.asarray(labels["test"]) == UNKNOWN).any():
+        raise UsageError(f"{where}: the test split has unknown labels ; the test split must be labeled")
+    return num_classes
 
 
 def _check_split(inputs: np.ndarray, labels: np.ndarray, train: np.ndarray, where: str) -> None:
@@ -208,21 +212,6 @@ def image_data(name: str, inputs: dict, labels: dict, num_classes: int, augmenta
                       eval_transform=normalize)
 
 
-class Standardize:
-    """Feature vectors to zero mean and unit variance per dimension (statistics of the training split)."""
-
-    def __init__(self, train: torch.Tensor) -> None:
-        self.mean = train.mean(0, keepdim=True)
-        self.scale = 1.0 / train.std(0, keepdim=True).clamp_min(1e-6)
-        self._cache: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
-
-    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
-        if batch.device not in self._cache:
-            self._cache[batch.device] = (self.mean.to(batch.device), self.scale.to(batch.device))
-        mean, scale = self._cache[batch.device]
-        return (batch - mean) * scale
-
-
 def from_torch(train: Dataset, test: Optional[Dataset] = None, *, num_classes: Optional[int] = None,
                name: str = "torch", num_workers: int = 0) -> DatasetData:
     """Any map-style torch Dataset of ``(input, label)`` pairs, read by a DataLoader.
@@ -247,11 +236,7 @@ def from_torch(train: Dataset, test: Optional[Dataset] = None, *, num_classes: O
     labels.setdefault("test", np.empty(0, dtype=np.int64))
     if test is None:
         splits["test"] = torch.utils.data.Subset(train, [])
-    if (labels["test"] == UNKNOWN).any():
-        raise UsageError(f"{name}: the test split has unknown labels (-1) ; the test split must be labeled")
-    classes = num_classes if num_classes is not None else int(max(b.max(initial=-1) for b in labels.values())) + 1
-    if classes < 2:
-        raise UsageError(f"{name}: the labels name {classes} class ; give labels of 2 classes or more")
+    classes = count_classes(labels, name, num_classes)
     sample = train[0][0]
     if not isinstance(sample, torch.Tensor) or sample.dim() not in (1, 3):
         raise UsageError(f"{name}: an item's input is {type(sample).__name__} "

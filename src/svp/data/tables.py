@@ -11,14 +11,15 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Iterator, Sequence
 
+import numpy as np
 import torch
 
 from svp.config import DataConfig
 from svp.data.amazon import encode, to_long
 from svp.data.base import TensorData
-from svp.data.sources import UNKNOWN
+from svp.data.sources import UNKNOWN, count_classes
 from svp.errors import UsageError
 
 TABLE_SUFFIXES = (".csv", ".jsonl")
@@ -93,17 +94,13 @@ def open_table(config: DataConfig) -> TensorData:
         paths["test"] = Path(config.test_file)
     read = {split: read_table(path, config.text_column, config.label_column) for split, path in paths.items()}
     classes = _class_names([label for _, labels in read.values() for label in labels])
-    if len(classes) < 2:
-        raise UsageError(f"{config.dataset}: the labels name {len(classes)} class ; give labels of 2 classes or "
-                         "more (empty for examples not labeled yet)")
     index = {name: i for i, name in enumerate(classes)}
-    if "test" in read and "" in read["test"][1]:
-        raise UsageError(f"{config.test_file}: some rows have no label ; the test split must be labeled")
+    labels = {split: np.array([index.get(label, UNKNOWN) for label in raw], dtype=np.int64)
+              for split, (_, raw) in read.items()}
+    count_classes(labels, config.dataset, len(classes))
+    labels = {split: torch.from_numpy(labels.get(split, np.empty(0, dtype=np.int64))) for split in ("train", "test")}
     texts = {split: texts for split, (texts, _) in read.items()}
     texts.setdefault("test", [])
-    labels = {split: torch.tensor([index.get(label, UNKNOWN) for label in raw], dtype=torch.int64)
-              for split, (_, raw) in read.items()}
-    labels.setdefault("test", torch.empty(0, dtype=torch.int64))
     inputs = {split: torch.from_numpy(encode(split_texts)) for split, split_texts in texts.items()}
     return TensorData(name=paths["train"].name, num_classes=len(classes), in_channels=1, inputs=inputs,
                       labels=labels, train_transform=to_long, eval_transform=to_long, modality="text",
@@ -116,5 +113,5 @@ class _Texts:
     def __init__(self, texts: dict[str, list[str]]) -> None:
         self.texts = texts
 
-    def __call__(self, split: str, indices: Optional[Sequence[int]]) -> list[str]:
+    def __call__(self, split: str, indices: Sequence[int]) -> list[str]:
         return [self.texts[split][int(i)] for i in indices]

@@ -1,4 +1,4 @@
-"""Batched transforms for tensor-resident image data.
+"""Batched transforms for tensor-resident data (images, and the feature vectors of one's own).
 
 Augmentation runs on a whole gathered batch on its device: one random crop
 offset and one flip decision per image, applied with a single gather, then
@@ -14,13 +14,11 @@ import torch
 import torch.nn.functional as F
 
 
-class Normalize:
-    """uint8 (N, C, H, W) -> float32, scaled to [0, 1] then standardised per channel."""
+class _Affine:
+    """``batch * scale + shift`` in one fused pass, its two tensors copied once to each device."""
 
-    def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
-        std_t = torch.tensor(std, dtype=torch.float32)
-        self.scale = (1.0 / (255.0 * std_t)).view(1, -1, 1, 1)
-        self.shift = (-torch.tensor(mean, dtype=torch.float32) / std_t).view(1, -1, 1, 1)
+    def __init__(self, scale: torch.Tensor, shift: torch.Tensor) -> None:
+        self.scale, self.shift = scale, shift
         self._cache: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def _params(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -34,6 +32,23 @@ class Normalize:
             batch = batch.float()
         # uint8 is cast inside the kernel: one pass, no float copy of the batch
         return torch.addcmul(shift, batch, scale)
+
+
+class Normalize(_Affine):
+    """uint8 (N, C, H, W) -> float32, scaled to [0, 1] then standardised per channel."""
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
+        std_t = torch.tensor(std, dtype=torch.float32)
+        super().__init__((1.0 / (255.0 * std_t)).view(1, -1, 1, 1),
+                         (-torch.tensor(mean, dtype=torch.float32) / std_t).view(1, -1, 1, 1))
+
+
+class Standardize(_Affine):
+    """Feature vectors (N, D) to zero mean and unit variance per dimension, by the statistics of ``train``."""
+
+    def __init__(self, train: torch.Tensor) -> None:
+        scale = 1.0 / train.std(0, keepdim=True).clamp_min(1e-6)
+        super().__init__(scale, -train.mean(0, keepdim=True) * scale)
 
 
 def crop_and_flip(batch: torch.Tensor, padding: int, flip: bool = True,

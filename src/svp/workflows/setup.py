@@ -59,14 +59,7 @@ def open_run(config: Any, validate: Optional[Validator] = None, dev_index: Optio
     proxy_data = open_view(config.proxy_dataset, data) if getattr(config, "proxy_dataset", None) else None
     check_learners(config, data, proxy_data)
     check_labels_known(config, data)
-    if dev_index is None:
-        pool, dev = split_dev(data.size("train"), config.data.validation, config.data.shuffle, seed)
-    else:
-        pool, dev = _splits_of(dev_index, data.size("train"))
-        if len(dev) != config.data.validation:
-            log.info("dev set of %d examples from %s (not --validation %d)", len(dev), dev_index,
-                     config.data.validation)
-        config = dataclasses.replace(config, data=dataclasses.replace(config.data, validation=len(dev)))
+    config, pool, dev = _pool_and_dev(config, data.size("train"), dev_index)
     if validate is not None:
         validate(config, data, pool, dev)
     run, lock = _run_directory(config)
@@ -81,6 +74,17 @@ def open_run(config: Any, validate: Optional[Validator] = None, dev_index: Optio
     env = Environment(data, device, dev, config.runtime.track_test_acc, config.runtime.checkpoint)
     proxy_env = None if proxy_data is None else dataclasses.replace(env, data=proxy_data)
     return Context(config, env, pool, run, seed, lock, proxy_env)
+
+
+def _pool_and_dev(config: Any, num_train: int, dev_index: Optional[Path]) -> tuple[Any, np.ndarray, np.ndarray]:
+    """The pool and dev set: split by --validation, or as ``dev_index`` says (the config then records its size)."""
+    if dev_index is None:
+        pool, dev = split_dev(num_train, config.data.validation, config.data.shuffle, config.runtime.seed)
+        return config, pool, dev
+    pool, dev = _splits_of(dev_index, num_train)
+    if len(dev) != config.data.validation:
+        log.info("dev set of %d examples from %s (not --validation %d)", len(dev), dev_index, config.data.validation)
+    return dataclasses.replace(config, data=dataclasses.replace(config.data, validation=len(dev))), pool, dev
 
 
 def _splits_of(dev_index: Path, num_train: int) -> tuple[np.ndarray, np.ndarray]:
