@@ -6,7 +6,7 @@ Options left unset take the domain's default (see :mod:`svp.cli.options`);
 from __future__ import annotations
 
 import argparse
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from svp import config as cfg
 from svp.cli.domain import Domain
@@ -17,34 +17,35 @@ from svp.errors import UsageError
 FieldPath = tuple[str, ...]
 
 
-def _values(args: argparse.Namespace, options: Sequence[Option], domain: Domain, cls: type) -> dict:
-    """Field -> value of ``options``: as given, else the domain's default; lists become tuples."""
+def _values(args: argparse.Namespace, options: Sequence[Option], default: Callable[[str], Any],
+            prefix: str = "") -> dict:
+    """Field -> value of ``options`` (their dests prefixed): as given, else ``default(field)``; lists become tuples."""
     values = {}
     for option in options:
-        value = getattr(args, option.field, None)
+        value = getattr(args, prefix + option.field, None)
         if value is None:
-            value = domain.default(cls, option.field)
+            value = default(option.field)
         values[option.field] = tuple(value) if isinstance(value, list) else value
     return values
 
 
+def _defaults(domain: Domain, cls: type) -> Callable[[str], Any]:
+    return lambda name: domain.default(cls, name)
+
+
 def data_config(args: argparse.Namespace, domain: Domain) -> cfg.DataConfig:
-    return cfg.DataConfig(**_values(args, DATA, domain, cfg.DataConfig))
+    return cfg.DataConfig(**_values(args, DATA, _defaults(domain, cfg.DataConfig)))
 
 
 def runtime_config(args: argparse.Namespace, domain: Domain) -> cfg.RuntimeConfig:
-    return cfg.RuntimeConfig(**_values(args, RUNTIME, domain, cfg.RuntimeConfig))
+    return cfg.RuntimeConfig(**_values(args, RUNTIME, _defaults(domain, cfg.RuntimeConfig)))
 
 
 def model_config(args: argparse.Namespace, domain: Domain, prefix: str = "",
                  base: Optional[cfg.ModelConfig] = None) -> cfg.ModelConfig:
     """A ModelConfig from the options with ``prefix``; unset ones fall back to ``base`` (else the defaults)."""
-    values = {}
-    for option in MODEL:
-        value = getattr(args, prefix + option.field, None)
-        if value is None:
-            value = getattr(base, option.field) if base is not None else domain.default(cfg.ModelConfig, option.field)
-        values[option.field] = tuple(value) if isinstance(value, list) else value
+    default = _defaults(domain, cfg.ModelConfig) if base is None else (lambda name: getattr(base, name))
+    values = _values(args, MODEL, default, prefix)
     values["arch"] = domain.arch_aliases.get(values["arch"], values["arch"])
     values["learning_rates"] = _scaled_rates(args, prefix, values, base)
     try:
@@ -83,7 +84,7 @@ def build_config(args: argparse.Namespace, domain: Domain) -> Any:
         return command.config(**common, model=target)
     builder = domain.proxy_builders.get(getattr(args, PROXY_PREFIX + "arch"))
     proxy = builder(args) if builder is not None else model_config(args, domain, PROXY_PREFIX, base=target)
-    workflow = _values(args, command.options, domain, command.config)
+    workflow = _values(args, command.options, _defaults(domain, command.config))
     return command.config(**common, target=target, proxy=proxy, **workflow)
 
 

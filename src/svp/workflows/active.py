@@ -49,8 +49,6 @@ def run_active(config: ActiveConfig) -> Path:
 
 def _rounds(ctx: Context, config: ActiveConfig) -> None:
     """The initial subset, then each round: proxy (and target) training, selection."""
-    if not ctx.path(rundir.DEV_INDEX).exists():  # as the original, so that replays can take the same dev set
-        write(rundir.save_index, ctx.path(rundir.DEV_INDEX), ctx.dev)
     labeled = initial_subset(ctx, config.initial_subset)
     proxy = make_learner(config.proxy, PROXY, ctx.env_of(PROXY))
     target = make_learner(config.target, TARGET, ctx.env)

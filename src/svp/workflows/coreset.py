@@ -57,7 +57,6 @@ def select_coreset(ctx: Context, config: CoresetConfig) -> np.ndarray:
     selected, row = timed_select(ctx, proxy, config.selection_method, ctx.pool, config.subset,
                                  np.empty(0, dtype=np.int64), extra)
     write(rundir.save_index, ctx.path(rundir.SELECTED_INDEX), np.sort(selected))
-    write(rundir.save_index, ctx.path(rundir.DEV_INDEX), ctx.dev)
     write(rundir.append_row, ctx.path(rundir.SELECTION_CSV), row)
     write(proxy.discard, rundir.training_dir(ctx.run, PROXY, len(ctx.pool)))
     return np.sort(selected)

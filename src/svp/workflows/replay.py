@@ -103,7 +103,6 @@ def _read(paths: list[Path], data: Any, dev: np.ndarray) -> list[np.ndarray]:
 
 
 def _replay(ctx: Context, selections: list[np.ndarray]) -> None:
-    write(rundir.save_index, ctx.path(rundir.DEV_INDEX), ctx.dev)
     target = make_learner(ctx.config.target, TARGET, ctx.env)
     for labeled in selections:
         train_step(ctx, target, TARGET, labeled, need_model=False)
@@ -121,19 +120,21 @@ def replay_active(config: ActiveConfig) -> Path:
     """Train the target on each labeled set of an earlier run (``eval_target_at`` sizes only)."""
     source = _source(config)
     paths = [source] if source.is_file() else active_selections(source)
+    selections: list[np.ndarray] = []  # read (and checked) once the data is known, before the run directory
 
     def validate(config: ActiveConfig, data: Any, pool: np.ndarray, dev: np.ndarray) -> None:
-        sizes = [len(indices) for indices in _read(paths, data, dev)]
+        selections.extend(_read(paths, data, dev))
+        sizes = [len(indices) for indices in selections]
         missing = [size for size in config.eval_target_at if size not in sizes]
         if missing:
             raise UsageError(f"--eval-target-at {missing[0]} is not a labeled-set size of {source} "
                              f"({', '.join(map(str, sizes))}) ; give one of them")
 
     with open_run(config, validate, _dev_index(source)) as ctx:
-        selections = _read(paths, ctx.data, ctx.dev)
         if source.is_dir():
             write(link_earlier_results, source, ctx.run)
-        _replay(ctx, [s for s in selections if len(s) in _target_sizes(config, selections)])
+        keep = _target_sizes(config, selections)
+        _replay(ctx, [s for s in selections if len(s) in keep])
     return ctx.run
 
 
@@ -141,8 +142,10 @@ def replay_coreset(config: CoresetConfig) -> Path:
     """Train the target on the subset an earlier core-set run (or an index file) kept."""
     source = _source(config)
     path = source if source.is_file() else coreset_selection(source)
-    with open_run(config, lambda config, data, pool, dev: _read([path], data, dev), _dev_index(source)) as ctx:
-        (selected,) = _read([path], ctx.data, ctx.dev)
+    read: list[np.ndarray] = []  # read (and checked) once the data is known, before the run directory
+    with open_run(config, lambda config, data, pool, dev: read.extend(_read([path], data, dev)),
+                  _dev_index(source)) as ctx:
+        (selected,) = read
         if source.is_dir():
             write(link_earlier_results, source, ctx.run)
         write(rundir.save_index, ctx.path(rundir.SELECTED_INDEX), selected)

@@ -62,7 +62,7 @@ def open_run(config: Any, validate: Optional[Validator] = None, dev_index: Optio
     config, pool, dev = _pool_and_dev(config, data.size("train"), dev_index)
     if validate is not None:
         validate(config, data, pool, dev)
-    run, lock = _run_directory(config)
+    run, lock = _run_directory(config, dev)
     try:
         if config.runtime.resume:
             check_saved_files(run, config, data.size("train"), dev)
@@ -149,9 +149,9 @@ def check_labels_known(config: Any, data: Data) -> None:
                          "ask a person for labels with the labeling loop (svp query, coming next)")
 
 
-def _run_directory(config: Any) -> tuple[Path, Optional[rundir.RunLock]]:
-    """A new run directory with config.json, or the one being resumed (its config.json untouched),
-    locked by the process that writes (rank 0)."""
+def _run_directory(config: Any, dev: np.ndarray) -> tuple[Path, Optional[rundir.RunLock]]:
+    """A new run directory with config.json (and, for selections, dev.index: replays take the dev set from
+    it, as from the original's), or the one being resumed (untouched); locked by the process that writes."""
     lock = None
     if config.runtime.resume:
         path = Path(config.runtime.resume)
@@ -167,6 +167,8 @@ def _run_directory(config: Any) -> tuple[Path, Optional[rundir.RunLock]]:
         try:
             lock = rundir.RunLock(path).acquire()
             rundir.save_json(path / rundir.CONFIG, describe(config))
+            if isinstance(config, cfg.SelectionConfig):
+                rundir.save_index(path / rundir.DEV_INDEX, dev)
         except BaseException:  # a full or read-only disk: leave no empty run directory behind
             if lock is not None:
                 lock.release()
