@@ -78,6 +78,11 @@ class Case:
     domain: Domain = svp.cifar.DOMAIN
 
 
+def _noise(n: int) -> bytes:
+    """Random bytes, the same in every run (a test of damaged files must not depend on the draw)."""
+    return np.random.default_rng(n).bytes(n)
+
+
 def _write_idx(path: Path, array: np.ndarray) -> None:
     header = bytes([0, 0, 0x08, array.ndim]) + b"".join(struct.pack(">I", d) for d in array.shape)
     with gzip.open(path, "wb") as handle:
@@ -104,7 +109,7 @@ def _set_config(run: Path, **changes) -> None:
 
 def _report_of_random_bytes(s: Setting) -> list[str]:
     run = s.copy(s.finished, "report_run")
-    (run / rundir.PROXY_CSV).write_bytes(os.urandom(300) + b"\xff\xfe")
+    (run / rundir.PROXY_CSV).write_bytes(_noise(300) + b"\xff\xfe")
     return ["report", str(run), "--out", str(s.runs)]
 
 
@@ -162,7 +167,7 @@ CASES = [
          svp.imagenet.DOMAIN),
     # 3. dataset files are untrusted (the malicious pickle has its own test below)
     Case("cifar batch of random bytes", lambda s: s.cifar_damaged(
-        lambda d: (d / "data_batch_2").write_bytes(os.urandom(2000))), "data_batch_2 is not a CIFAR batch"),
+        lambda d: (d / "data_batch_2").write_bytes(_noise(2000))), "data_batch_2 is not a CIFAR batch"),
     # 4. resume trusts no file
     Case("resume: labeled index cut short", lambda s: s.resume(
         lambda r: rundir.save_index(rundir.labeled_index(r, "proxy", 80), range(60))),
@@ -202,7 +207,7 @@ CASES = [
     Case("idx: only some files", lambda s: s.fashion(lambda d: os.remove(d / "t10k-labels-idx1-ubyte.gz")),
          "holds only some of Fashion-MNIST's files (missing t10k-labels-idx1-ubyte)", GENERIC),
     Case("idx: corrupt gzip", lambda s: s.fashion(
-        lambda d: (d / "t10k-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b" + os.urandom(500))),
+        lambda d: (d / "t10k-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b" + _noise(500))),
         "t10k-images-idx3-ubyte.gz cannot be read", GENERIC),
     Case("idx: gzip cut short", lambda s: s.fashion(lambda d: _cut(d / "train-images-idx3-ubyte.gz")),
          "train-images-idx3-ubyte.gz cannot be read", GENERIC),

@@ -13,6 +13,8 @@ Two ways of splitting work over ranks exist:
 """
 from __future__ import annotations
 
+import atexit
+import datetime
 import logging
 import os
 
@@ -33,9 +35,31 @@ def init_from_env(device: torch.device) -> None:
     if launched_world_size() > 1 and not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(backend)
+        atexit.register(_leave_group)
         if not is_main():
             logging.getLogger("svp").setLevel(logging.WARNING)
             progress.set_quiet(True)
+
+
+def _leave_group() -> None:
+    """Leave the process group together, at exit.
+
+    A rank that closes its connections while another still finishes its
+    last collective makes that one abort (gloo: "Connection reset by
+    peer"), so every rank waits for the others (a minute at most: a rank
+    that died is not waited for), then the group is destroyed.
+    """
+    if not dist.is_initialized():
+        return
+    try:
+        if dist.get_backend() == "gloo":
+            dist.monitored_barrier(timeout=datetime.timedelta(seconds=60))
+        else:
+            dist.barrier()
+    except RuntimeError:  # a rank that died or left: nothing to wait for
+        pass
+    finally:
+        dist.destroy_process_group()
 
 
 def launched_world_size() -> int:
