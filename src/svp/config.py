@@ -90,6 +90,7 @@ class DataConfig:
     text_column: str = "text"  # a table of one's own: the column of the texts (a name, or a position)
     label_column: str = "label"  # ... and of the labels (empty: not labeled yet)
     test_file: Optional[str] = None  # ... and its test split, a table of the same columns
+    classes: tuple[str, ...] = ()  # the class names, where the labels do not show them all yet (a cold start)
 
     def __post_init__(self) -> None:
         if self.eval_num_workers is None:
@@ -107,6 +108,17 @@ class DataConfig:
         check_type("--label-column", self.label_column, str)
         if self.test_file is not None:
             check_type("--test-file", self.test_file, str)
+        _check_classes(self.classes)
+
+
+def _check_classes(classes: Any) -> None:
+    if not isinstance(classes, tuple) or not all(isinstance(name, str) and name.strip() for name in classes):
+        raise UsageError(f"--class {classes!r} is not a list of class names ; give --class NAME once per class")
+    if classes and len(classes) < 2:
+        raise UsageError(f"--class {classes[0]} names one class ; give two or more (--class once per class)")
+    if len(set(classes)) != len(classes):
+        twice = next(name for name in classes if classes.count(name) > 1)
+        raise UsageError(f"--class {twice} is given twice ; give each class once")
 
 
 @dataclass(frozen=True)
@@ -285,6 +297,48 @@ class CoresetConfig(SelectionConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         check_number("--subset", self.subset, POSITIVE_COUNT)
+
+
+@dataclass(frozen=True)
+class QueryConfig(SelectionConfig):
+    """The labeling loop: each call trains the proxy on every label so far and asks for ``budget`` more.
+
+    ``labels`` (a file of answers) and ``train_target`` say what one call
+    does, not what the run is: a resumed query takes them from its command
+    line (see :data:`PER_CALL`).
+    """
+
+    budget: int = 100
+    initial_subset: Optional[int] = None  # the first question's size when nothing is labeled yet (None: budget)
+    cold_start: str = "random"
+    labels: Optional[str] = None
+    format: str = "csv"
+    train_target: bool = False
+    workflow: str = "query"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_number("--budget", self.budget, POSITIVE_COUNT)
+        if self.initial_subset is not None:
+            check_number("--initial-subset", self.initial_subset, POSITIVE_COUNT)
+        check_type("--cold-start", self.cold_start, str, COLD_STARTS)
+        if self.labels is not None:
+            check_type("--labels", self.labels, str)
+        check_type("--format", self.format, str, QUERY_FORMATS)
+        if self.precomputed_selection is not None:
+            raise UsageError("--precomputed-selection replays a selection ; `query` asks a person for labels: "
+                             "drop it (replay with `svp active --precomputed-selection`)")
+
+    @property
+    def first_question(self) -> int:
+        """How many examples the first question asks for when nothing is labeled yet."""
+        return self.initial_subset or self.budget
+
+
+COLD_STARTS = ("random", "kcenters")    # how the first question is chosen when nothing is labeled
+QUERY_FORMATS = ("csv", "label-studio")  # what a question is written as (a CSV always; Label Studio's tasks too)
+#: The fields of a workflow's config that say what one call does (taken from its command line on --resume).
+PER_CALL = {"query": ("labels", "train_target", "format")}
 
 
 def _check_sections(config: Any) -> None:

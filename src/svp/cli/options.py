@@ -85,6 +85,9 @@ DATA = (
            "names; empty when not labeled yet)", {"metavar": "COLUMN"}),
     Option("data", "test_file", ("--test-file",), "a table of your own: its test split, with the same columns",
            {"metavar": "PATH"}),
+    Option("data", "classes", ("--class",), "a class name, for data of your own whose labels do not name every "
+           "class yet (no labels at all: a cold start); repeat for each class, in order", {"action": "append",
+                                                                                           "metavar": "NAME"}),
 )
 
 MODEL = (
@@ -137,6 +140,22 @@ CORESET = (
     Option("workflow", "subset", ("--subset",), "examples to keep", {"type": int}),
 )
 
+QUERY = (
+    SELECTION[0],  # --selection-method
+    SELECTION[3],  # --proxy-dataset
+    Option("workflow", "budget", ("--budget",), "examples each question asks a person to label", {"type": int}),
+    Option("workflow", "initial_subset", ("--initial-subset",), "the first question's size when nothing is "
+           "labeled yet (default: --budget)", {"type": int}),
+    Option("workflow", "cold_start", ("--cold-start",), "how the first question is chosen when nothing is labeled "
+           "yet: at random, or k-centers on features (--proxy-dataset's, else an untrained proxy's)",
+           {"choices": list(cfg.COLD_STARTS)}),
+    Option("workflow", "labels", ("--labels",), "with --resume: a person's answers to the last question (a CSV "
+           "of index or id, and label: a class name or number; or Label Studio's JSON export)", {"metavar": "FILE"}),
+    Option("workflow", "format", ("--format",), "also write each question as Label Studio tasks (with the "
+           "proxy's prediction as a pre-annotation) and its labeling interface", {"choices": list(cfg.QUERY_FORMATS)}),
+    _bool("workflow", "train_target", ("--train-target",), "also train the target on every label so far"),
+)
+
 
 @dataclass(frozen=True)
 class WorkflowCommand:
@@ -154,6 +173,8 @@ WORKFLOW_COMMANDS = {
                               cfg.ActiveConfig, SELECTION + ACTIVE),
     "coreset": WorkflowCommand("core-set selection: a proxy trained on all data keeps a subset for the target",
                                cfg.CoresetConfig, SELECTION + CORESET),
+    "query": WorkflowCommand("the labeling loop: a proxy trained on the labels so far asks a person for the next "
+                             "ones; --resume RUN --labels ANSWERS goes on", cfg.QueryConfig, QUERY),
 }
 
 

@@ -93,6 +93,10 @@ class TensorData:
     texts : callable, optional
         ``texts(split, indices) -> list[str]`` for proxies that read raw text
         (fastText).
+    classes : list of str, optional
+        The class names (default: the class numbers), as a person labeling them reads and writes them.
+    ids : callable, optional
+        ``ids(indices) -> list[str]``: what a person finds training example i by (a file's path).
     """
 
     name: str
@@ -104,6 +108,8 @@ class TensorData:
     eval_transform: BatchTransform
     texts: Optional[Callable[[str, np.ndarray], list[str]]] = None
     modality: str = "image"  # what it holds: "image", "text" or "features" (see svp.models.MODALITIES)
+    classes: Optional[list[str]] = None
+    ids: Optional[Callable[[np.ndarray], list[str]]] = None
     _on_device: dict = field(default_factory=dict, repr=False)
 
     def size(self, split: str) -> int:
@@ -173,6 +179,8 @@ class DatasetData:
     num_workers: int = 0
     eval_num_workers: int = 0
     modality: str = "image"
+    classes: Optional[list[str]] = None
+    ids: Optional[Callable[[np.ndarray], list[str]]] = None
 
     def size(self, split: str) -> int:
         return len(self.labels[split])

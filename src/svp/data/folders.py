@@ -86,24 +86,25 @@ def _labeled(folder: Path, classes: Optional[list[str]] = None) -> tuple[Listing
     return files, labels, classes
 
 
-def _listing(root: Path) -> tuple[dict[str, tuple[Listing, list[int]]], int, int]:
-    """The files and labels of each split present, the number of classes, and of labeled training images.
+def _listing(root: Path) -> tuple[dict[str, tuple[Listing, list[int]]], list[str], int]:
+    """The files and labels of each split present, the class names, and the number of labeled training images.
 
     Unlabeled images (label -1) follow the labeled ones in the training split.
     """
     train, labels, classes = _labeled(root / "train")
-    if len(classes) < 2 or not train:
-        raise UsageError(f"{root / 'train'} holds {len(train)} images in {len(classes)} class folders ; put the "
-                         "images of each class in train/<class>/ (two classes at least)")
     labeled = len(train)
     if (root / "unlabeled").is_dir():
         unlabeled = image_files(root / "unlabeled")
         train, labels = train + unlabeled, labels + [UNKNOWN] * len(unlabeled)
+    if len(classes) < 2 or not train:
+        raise UsageError(f"{root / 'train'} holds {labeled} images in {len(classes)} class folders ; put the "
+                         "images of each class in train/<class>/ (two classes at least; a class folder may be "
+                         "empty while its images wait in unlabeled/)")
     splits = {"train": (train, labels)}
     if (root / "test").is_dir():
         files, test_labels, _ = _labeled(root / "test", classes)
         splits["test"] = (files, test_labels)
-    return splits, len(classes), labeled
+    return splits, classes, labeled
 
 
 def _fingerprint(root: Path, splits: dict, image_size: Optional[int]) -> str:
@@ -161,7 +162,8 @@ def _decode(files: list[str], shape: tuple[int, int, int], out: np.ndarray, desc
 def _build_cache(folder: Path, splits: dict, image_size: Optional[int], labeled: int) -> None:
     """Decode every split into ``folder/<split>.npy`` (uint8 N, C, H, W) and its labels; atomically.
 
-    The normalisation statistics are those of the ``labeled`` first training images.
+    The normalisation statistics are those of the ``labeled`` first training images (of all of them when
+    none is labeled yet).
     """
     shape = _shape([path for files, _ in splits.values() for path, _ in files], image_size)
     building = folder.with_name(folder.name + ".building")
@@ -173,7 +175,7 @@ def _build_cache(folder: Path, splits: dict, image_size: Optional[int], labeled:
                                                shape=(len(files), *shape))
             _decode([path for path, _ in files], shape, images, desc=f"decoding {split}")
             if split == "train":
-                stats = channel_stats(torch.from_numpy(np.asarray(images[:labeled])))
+                stats = channel_stats(torch.from_numpy(np.asarray(images[:labeled or len(files)])))
             images.flush()
             del images
             np.save(building / f"{split}-labels.npy", np.asarray(labels, dtype=np.int64))
@@ -187,7 +189,7 @@ def _build_cache(folder: Path, splits: dict, image_size: Optional[int], labeled:
 def open_folder(config: DataConfig) -> TensorData:
     """The image folder ``config.dataset`` names, from its cache (made now if missing or stale)."""
     root = Path(config.dataset)
-    splits, num_classes, labeled = _listing(root)
+    splits, classes, labeled = _listing(root)
     folder = cache_dir(root, _fingerprint(root, splits, config.image_size))
     if not (folder / DONE).is_file():
         log.info("decoding %d images of %s into %s (once)", sum(len(f) for f, _ in splits.values()), root, folder)
@@ -198,4 +200,6 @@ def open_folder(config: DataConfig) -> TensorData:
     inputs.setdefault("test", inputs["train"][:0])
     labels.setdefault("test", labels["train"][:0])
     saved = json.loads((folder / DONE).read_text())
-    return image_data(root.name, inputs, labels, num_classes, config.augmentation, (saved["mean"], saved["std"]))
+    paths = [os.path.relpath(path, root) for path, _ in splits["train"][0]]
+    return image_data(root.name, inputs, labels, len(classes), config.augmentation, (saved["mean"], saved["std"]),
+                      classes=classes, ids=lambda indices: [paths[i] for i in indices])

@@ -8,8 +8,8 @@
 - optionally ``x_test`` and ``y_test``, the test split (none: no test
   accuracy is measured).
 
-A ``.npy`` file holds ``x`` alone: no labels, so no classes yet (refused
-until the labeling loop can supply them). Images are held in
+A ``.npy`` file holds ``x`` alone: no labels, so ``--class`` names the
+classes a person will label them with (``svp query``). Images are held in
 memory as uint8 and augmented per batch like CIFAR's; features are
 standardised (training-split statistics) for the heads of :mod:`svp.models.heads`.
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -25,6 +25,7 @@ from torch.utils.data import Dataset
 
 from svp.config import DataConfig
 from svp.data.base import Data, DatasetData, TensorData
+from svp.data.labels import class_names
 from svp.data.transforms import Augment, Normalize, Standardize
 from svp.errors import UsageError
 
@@ -69,7 +70,7 @@ def open_source(config: DataConfig) -> TensorData:
         raise UsageError(f"{path}: arrays {', '.join(unknown)} are not x, y, x_test or y_test ; rename them")
     y = arrays.get("y", np.full(len(arrays["x"]), UNKNOWN))
     return from_arrays(arrays["x"], y, arrays.get("x_test"), arrays.get("y_test"), name=path.name,
-                       augmentation=config.augmentation, where=str(path))
+                       augmentation=config.augmentation, where=str(path), classes=config.classes or None)
 
 
 def open_view(path: str, data: Data, flag: str = "--proxy-dataset") -> TensorData:
@@ -84,7 +85,7 @@ def open_view(path: str, data: Data, flag: str = "--proxy-dataset") -> TensorDat
     if "y" in arrays and not np.array_equal(arrays["y"], train):
         raise UsageError(f"{flag} {path}: its y differs from {data.name}'s labels ; drop y (the dataset's are used)")
     return from_arrays(arrays["x"], train, arrays.get("x_test"), test if "x_test" in arrays else None,
-                       name=file.name, where=f"{flag} {path}")
+                       name=file.name, where=f"{flag} {path}", classes=class_names(data))
 
 
 def _read(path: Path, flag: str) -> dict[str, np.ndarray]:
@@ -109,7 +110,7 @@ def _read(path: Path, flag: str) -> dict[str, np.ndarray]:
 
 def from_arrays(x: np.ndarray, y: np.ndarray, x_test: Optional[np.ndarray] = None,
                 y_test: Optional[np.ndarray] = None, *, name: str = "arrays", augmentation: bool = False,
-                where: str = "the arrays") -> TensorData:
+                where: str = "the arrays", classes: Optional[Sequence[str]] = None) -> TensorData:
     """A dataset of images or feature vectors held in memory (see the module docstring).
 
     Parameters
@@ -124,6 +125,9 @@ def from_arrays(x: np.ndarray, y: np.ndarray, x_test: Optional[np.ndarray] = Non
         Random crop and flip of training images (features are never augmented).
     where : str
         What the arrays came from, for messages.
+    classes : sequence of str, optional
+        The class names, label i naming ``classes[i]`` (default: the numbers up to the largest label); needed
+        when no label shows how many classes there are (a cold start).
     """
     if (x_test is None) != (y_test is None):
         raise UsageError(f"{where}: x_test and y_test go together ; give both or neither")
@@ -132,26 +136,33 @@ def from_arrays(x: np.ndarray, y: np.ndarray, x_test: Optional[np.ndarray] = Non
         splits["test"] = (np.asarray(x_test), np.asarray(y_test))
     for split, (inputs, labels) in splits.items():
         _check_split(inputs, labels, splits["train"][0], f"{where} ({split})")
-    num_classes = count_classes({split: labels for split, (_, labels) in splits.items()}, where)
+    num_classes = count_classes({split: labels for split, (_, labels) in splits.items()}, where,
+                                len(classes) if classes else None)
+    classes = list(classes) if classes else None
     images = splits["train"][0].dtype == np.uint8 and splits["train"][0].ndim in (3, 4)
     inputs = {split: torch.from_numpy(_layout(a, images)) for split, (a, _) in splits.items()}
     labels = {split: torch.from_numpy(b.astype(np.int64)) for split, (_, b) in splits.items()}
     inputs.setdefault("test", inputs["train"][:0])
     labels.setdefault("test", labels["train"][:0])
     if images:
-        return image_data(name, inputs, labels, num_classes, augmentation)
+        return image_data(name, inputs, labels, num_classes, augmentation, classes=classes)
     standardize = Standardize(inputs["train"])
     return TensorData(name=name, num_classes=num_classes, in_channels=inputs["train"].shape[1], inputs=inputs,
-                      labels=labels, train_transform=standardize, eval_transform=standardize, modality="features")
+                      labels=labels, train_transform=standardize, eval_transform=standardize, modality="features",
+                      classes=classes)
 
 
 def count_classes(labels: dict[str, np.ndarray], where: str, num_classes: Optional[int] = None) -> int:
     """The number of classes (given, else the largest label + 1): refused below 2, or with an unlabeled test split."""
+    largest = int(max(np.asarray(split).max(initial=UNKNOWN) for split in labels.values()))
+    if num_classes is not None and largest >= num_classes:
+        raise UsageError(f"{where}: label {largest} is beyond the {num_classes} classes --class names (labels 0.."
+                         f"{num_classes - 1}) ; give every class with --class, in the order of their labels")
     if num_classes is None:
-        num_classes = int(max(split.max(initial=UNKNOWN) for split in labels.values())) + 1
+        num_classes = largest + 1
     if num_classes == 0:
-        raise UsageError(f"{where}: no example has a label, so the classes are not known ; give labels for some "
-                         "examples at least, -1 (or empty) for the others")
+        raise UsageError(f"{where}: no example has a label, so the classes are not known ; name them with --class "
+                         "(once per class), or give labels for some examples, -1 (or empty) for the others")
     if num_classes < 2:
         raise UsageError(f"{where}: the labels name {num_classes} class ; give labels of 2 classes or more "
                          "(-1 or empty for unknown)")
@@ -201,15 +212,15 @@ def channel_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:
 
 
 def image_data(name: str, inputs: dict, labels: dict, num_classes: int, augmentation: bool,
-               stats: Optional[tuple[list[float], list[float]]] = None) -> TensorData:
+               stats: Optional[tuple[list[float], list[float]]] = None, **extra) -> TensorData:
     """Images held in memory, normalised by their per-channel statistics (``stats``, else computed),
-    cropped and flipped in training."""
+    cropped and flipped in training; ``extra`` are further TensorData fields (classes, ids)."""
     mean, std = stats if stats is not None else channel_stats(inputs["train"])
     normalize = Normalize(mean, std)
     padding = max(1, inputs["train"].shape[-1] // 8)  # 4 on CIFAR's 32 pixels
     return TensorData(name=name, num_classes=num_classes, in_channels=inputs["train"].shape[1], inputs=inputs,
                       labels=labels, train_transform=Augment(normalize, padding) if augmentation else normalize,
-                      eval_transform=normalize)
+                      eval_transform=normalize, **extra)
 
 
 def from_torch(train: Dataset, test: Optional[Dataset] = None, *, num_classes: Optional[int] = None,

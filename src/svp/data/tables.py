@@ -93,7 +93,12 @@ def open_table(config: DataConfig) -> TensorData:
     if config.test_file is not None:
         paths["test"] = Path(config.test_file)
     read = {split: read_table(path, config.text_column, config.label_column) for split, path in paths.items()}
-    classes = _class_names([label for _, labels in read.values() for label in labels])
+    found = _class_names([label for _, labels in read.values() for label in labels])
+    classes = list(config.classes) or found
+    stray = [name for name in found if name not in classes]
+    if stray:
+        raise UsageError(f"{config.dataset}: label {stray[0]!r} is not one of the --class names ({', '.join(classes)}) "
+                         "; give every class with --class, or fix the label")
     index = {name: i for i, name in enumerate(classes)}
     labels = {split: np.array([index.get(label, UNKNOWN) for label in raw], dtype=np.int64)
               for split, (_, raw) in read.items()}
@@ -104,7 +109,7 @@ def open_table(config: DataConfig) -> TensorData:
     inputs = {split: torch.from_numpy(encode(split_texts)) for split, split_texts in texts.items()}
     return TensorData(name=paths["train"].name, num_classes=len(classes), in_channels=1, inputs=inputs,
                       labels=labels, train_transform=to_long, eval_transform=to_long, modality="text",
-                      texts=_Texts(texts))
+                      texts=_Texts(texts), classes=classes)
 
 
 class _Texts:
