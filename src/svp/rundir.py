@@ -47,6 +47,8 @@ TRAIN_INDEX = "train.index"         # `train`: the examples trained on
 DEV_INDEX = "dev.index"             # the dev set split off by --validation
 SELECTED_INDEX = "selected.index"   # `coreset`: the subset kept
 FORGETTING_COUNTS = "forgetting_events.npy"   # `coreset`: the proxy's forgetting counts
+LABELS_CSV = "labels.csv"           # `query`: the labels people gave: index, label (a class name), round
+PREDICTIONS = "predictions.npz"     # <role>/<n>/: the classes the model predicted for the examples it scored
 BEST_CHECKPOINT = "checkpoint_best_model.t7"
 FASTTEXT_MODEL = "fasttext.bin"     # the fastText proxy's model, beside its labeled index
 LOCK = ".svp.lock"                  # held (and holding the pid) while a process works in the run
@@ -91,6 +93,40 @@ def labeled_index(run: Path, role: str, nexamples: int) -> Path:
 def initial_subset_index(run: Path, nexamples: int) -> Path:
     """The random first labeled set of an active run."""
     return run / f"initial_subset_{nexamples}.index"
+
+
+def query_file(run: Path, round_: int, suffix: str) -> Path:
+    """A file of ``svp query``'s question of round ``round_``: ``.csv`` (to read), ``.index`` (the indices
+    asked, in rank order), ``.label-studio.json`` (Label Studio's tasks)."""
+    return run / f"query_{round_}{suffix}"
+
+
+QUERY_CSV, QUERY_INDEX, QUERY_TASKS = ".csv", ".index", ".label-studio.json"  # the suffixes of query_file
+LABEL_CONFIG = "label-studio.xml"   # `query --format label-studio`: the labeling interface for the tasks
+_QUERY_ROUND = re.compile(r"^query_(\d+)\.index$")
+
+
+def query_rounds(run: Path) -> list[int]:
+    """The rounds whose question a query run has asked, in order."""
+    found = (_QUERY_ROUND.match(path.name) for path in run.glob("query_*.index"))
+    return sorted(int(match.group(1)) for match in found if match)
+
+
+def save_predictions(path: Path, indices: np.ndarray, classes: np.ndarray) -> None:
+    """The class a model predicted for each of ``indices``."""
+    def save(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, indices=indices, classes=classes)
+
+    atomic_save(path, save)
+
+
+def load_predictions(path: Path) -> Optional[tuple[np.ndarray, np.ndarray]]:
+    """(indices, classes) saved by :func:`save_predictions`, or None when there are none."""
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as saved:
+        return saved["indices"], saved["classes"]
 
 
 def epoch_checkpoint(epoch: int) -> str:

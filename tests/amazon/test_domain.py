@@ -276,7 +276,7 @@ def test_fasttext_models_are_removed_once_no_resume_needs_them(reviews_dir, tmp_
                   reviews_dir, tmp_path)
     assert sizes(run_dir / "proxy.csv") == [20, 30, 40]
     assert sorted(p.name for p in run_dir.rglob("*") if p.is_file() and "proxy/" in str(p)) == \
-        ["labeled_20.index", "labeled_30.index", "labeled_40.index"]
+        ["labeled_20.index", "labeled_30.index", "labeled_40.index", "predictions.npz", "predictions.npz"]
 
 
 @needs_fasttext

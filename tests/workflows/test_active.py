@@ -64,8 +64,13 @@ def test_csv_rows_have_the_original_columns(tiny_run):
     assert [int(r["nexamples"]) for r in proxy] == [50, 80, 100]
     assert all(0 <= float(r["dev_accuracy"]) <= 1 and float(r["train_time"]) > 0 for r in proxy)
     selection = rows(tiny_run / "selection.csv")
+    # the original's columns first; then how many of the proxy's predictions changed since the previous round
     assert list(selection[0]) == ["nexamples", "current_nexamples", "new_nexamples", "total_time",
-                                  "inference_time", "ranking_time"]
+                                  "inference_time", "ranking_time", "changed_predictions", "compared_predictions"]
+    assert [r["changed_predictions"] for r in selection][0] == ""  # no proxy before the first
+    # the second proxy scored the 400 - 40 (dev) - 80 unlabeled examples, all of which the first scored too
+    assert int(selection[1]["compared_predictions"]) == 280
+    assert 0 <= int(selection[1]["changed_predictions"]) <= 280
     assert [(int(r["current_nexamples"]), int(r["new_nexamples"])) for r in selection] == [(50, 30), (80, 20)]
     for r in selection:
         assert float(r["total_time"]) == pytest.approx(float(r["inference_time"]) + float(r["ranking_time"]))

@@ -1,4 +1,4 @@
-"""One command line for every workflow: ``svp {train,active,coreset,report,list}``.
+"""One command line for every workflow: ``svp {train,active,coreset,query,report,list}``.
 
 Options are declared once (:mod:`svp.cli.options`) and turned into configs
 by :mod:`svp.cli.parse`. Domain entry points (``python -m svp.cifar``,
@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import traceback
+from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from svp import progress
@@ -28,6 +29,7 @@ from svp.report import report, run_summary
 from svp.rundir import PROXY, REPORT_CSV, REPORT_DIR, REPORT_MD, TARGET
 from svp.selection import METHODS
 from svp.workflows import WORKFLOWS
+from svp.workflows.query import instructions
 from svp.workflows.resume import resumed_config
 
 __all__ = ["Command", "Domain", "GENERIC", "OptionGroup", "build_config", "build_parser", "main"]
@@ -158,7 +160,7 @@ def main(argv: Optional[Sequence[str]] = None, domain: Domain = GENERIC) -> int:
         for short, long in getattr(args, SHORT_FORMS, None) or ():
             log.warning("%s sets %s here, as in the original implementation's %s command; write %s or %s to "
                         "say which model you mean", short, long, args.command, long, long.replace("proxy-", ""))
-        run = _run(args, domain, argv)
+        workflow, run = _run(args, domain, argv)
     except UsageError as error:
         _fail(parser, domain, _user_message(error), debug)
     except OSError as error:
@@ -168,7 +170,7 @@ def main(argv: Optional[Sequence[str]] = None, domain: Domain = GENERIC) -> int:
               "or give a --run-dir you can write to (what is already written stays)", debug)
     if not is_main():  # under torchrun the summary shows once
         return 0
-    print(run_summary(run))
+    print(instructions(run) if workflow == "query" else run_summary(run))
     print(f"results: {run}")
     return 0
 
@@ -189,12 +191,12 @@ def _user_message(error: UsageError) -> str:
     return text
 
 
-def _run(args: argparse.Namespace, domain: Domain, argv: Optional[Sequence[str]]):
-    """Build the config (the saved one when resuming) and run its workflow; return the run directory."""
+def _run(args: argparse.Namespace, domain: Domain, argv: Optional[Sequence[str]]) -> tuple[str, Path]:
+    """Build the config (the saved one when resuming) and run its workflow; return its name and run directory."""
     config = build_config(args, domain)
     if config.runtime.resume:
         config = resumed_config(config, typed_fields(build_parser(domain), domain, argv, config.workflow))
-    return WORKFLOWS[config.workflow](config)
+    return config.workflow, WORKFLOWS[config.workflow](config)
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ class Domain:
     prog: str
     defaults: Mapping[str, Any] = field(default_factory=dict)
     datasets: Optional[tuple[str, ...]] = None
-    commands: tuple[str, ...] = ("train", "active", "coreset", "report", "list", "models")
+    commands: tuple[str, ...] = ("train", "active", "coreset", "query", "report", "list", "models")
     arch_aliases: Mapping[str, str] = field(default_factory=dict)
     extra_commands: Mapping[str, Command] = field(default_factory=dict)
     proxy_options: Optional[OptionGroup] = None

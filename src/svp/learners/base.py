@@ -103,6 +103,11 @@ class Learner(ABC):
     def load(self, out_dir: Path) -> None:
         """Reload the model a finished :meth:`train` left in ``out_dir``."""
 
+    def start(self, seed: int) -> None:
+        """Take the model as it is before any training (its starting weights), for :meth:`score` to give
+        features before any label exists (a cold start). Kinds without features never get this call."""
+        raise NotImplementedError(f"{type(self).__name__} gives no features before training")
+
     @abstractmethod
     def score(self, indices: np.ndarray, needs: frozenset) -> Outputs:
         """What the current model says about ``indices`` of the training split (``needs`` of it)."""

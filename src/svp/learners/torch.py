@@ -123,6 +123,10 @@ class TorchLearner(Learner):
         self.model = result.model
         return result
 
+    def start(self, seed: int) -> None:
+        seed_everything(seed)
+        self.model = self._new_model()
+
     def load(self, out_dir: Path) -> None:
         path = out_dir / BEST_CHECKPOINT
         model = self._new_model()

@@ -31,6 +31,8 @@ class Method:
     pick: Picker
     needs: frozenset = frozenset()
     active: bool = True
+    #: the per-example score it ranks by, from class probabilities (shown to a person with a question)
+    score: Optional[Callable[[np.ndarray], np.ndarray]] = None
 
 
 def top_k(scores: np.ndarray, budget: int) -> np.ndarray:
@@ -61,9 +63,10 @@ def _forgetting(pool: Outputs, budget: int, labeled: Optional[Outputs], rng) -> 
 
 
 METHODS: dict[str, Method] = {
-    "least_confidence": Method(_by_probs(uncertainty.least_confidence), frozenset({"probs"})),
-    "entropy": Method(_by_probs(uncertainty.entropy), frozenset({"probs"})),
-    "margin": Method(_by_probs(uncertainty.margin), frozenset({"probs"})),
+    "least_confidence": Method(_by_probs(uncertainty.least_confidence), frozenset({"probs"}),
+                               score=uncertainty.least_confidence),
+    "entropy": Method(_by_probs(uncertainty.entropy), frozenset({"probs"}), score=uncertainty.entropy),
+    "margin": Method(_by_probs(uncertainty.margin), frozenset({"probs"}), score=uncertainty.margin),
     "kcenters": Method(_kcenters, frozenset({"features"})),
     "random": Method(_random),
     "forgetting_events": Method(_forgetting, frozenset({"forgetting"}), active=False),

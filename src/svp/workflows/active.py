@@ -1,27 +1,30 @@
-"""Active learning via proxy.
+"""Active learning via proxy, simulated: the labeling loop with an oracle that answers from the dataset.
 
 Start from a random labeled subset; each round the proxy, trained on the
 labeled set, scores the unlabeled pool and the best-scored examples are
 labeled. The target is trained on the labeled sets named by
 ``eval_target_at`` (all of them when empty). When proxy and target train
 alike, the proxy's results are the target's and nothing is trained twice.
+The loop itself is :func:`svp.workflows.loop.run_loop`, which ``svp query``
+runs with a person answering.
 """
 from __future__ import annotations
 
 import logging
 import os
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
 from svp import rundir
 from svp.config import ActiveConfig
 from svp.errors import UsageError
-from svp.learners import make_learner
 from svp.rundir import PROXY, TARGET
 from svp.workflows.context import Context
+from svp.workflows.loop import Annotator, Question, run_loop
 from svp.workflows.setup import open_run
-from svp.workflows.steps import selection_step, train_step, write
+from svp.workflows.steps import write
 
 log = logging.getLogger(__name__)
 
@@ -43,28 +46,43 @@ def run_active(config: ActiveConfig) -> Path:
 
         return replay_active(config)
     with open_run(config, validate_active) as ctx:
-        _rounds(ctx, config)
+        same = config.proxy.trains_like(config.target) and config.proxy_dataset is None
+        trains_target = config.train_target and not same
+        run_loop(ctx, Oracle(), np.empty(0, dtype=np.int64), lambda round_, labeled: _round_size(config, round_),
+                 config.initial_subset, lambda size: trains_target and evaluates_target_at(config, size))
+        if same and config.train_target:
+            write(link_target_to_proxy, ctx.run)
     return ctx.run
 
 
-def _rounds(ctx: Context, config: ActiveConfig) -> None:
-    """The initial subset, then each round: proxy (and target) training, selection."""
-    labeled = initial_subset(ctx, config.initial_subset)
-    proxy = make_learner(config.proxy, PROXY, ctx.env_of(PROXY))
-    target = make_learner(config.target, TARGET, ctx.env)
-    same = config.proxy.trains_like(config.target) and config.proxy_dataset is None
-    budgets = config.budgets
-    for k, size in enumerate(budgets):
-        last = k + 1 == len(budgets)
-        selected_before = not last and rundir.find_row(ctx.path(rundir.SELECTION_CSV), budgets[k + 1]) is not None
-        train_step(ctx, proxy, PROXY, labeled, need_model=not (last or selected_before))
-        if config.train_target and not same and evaluates_target_at(config, size):
-            train_step(ctx, target, TARGET, labeled, need_model=False)
-        if not last:
-            unlabeled = np.setdiff1d(ctx.pool, labeled, assume_unique=True)
-            labeled = selection_step(ctx, proxy, config.selection_method, labeled, unlabeled, config.rounds[k])
-    if same and config.train_target:
-        write(link_target_to_proxy, ctx.run)
+def _round_size(config: ActiveConfig, round_: int) -> Optional[int]:
+    """Round 1 is the initial subset; round k > 1 labels ``--round``'s (k-1)-th value."""
+    return config.rounds[round_ - 2] if round_ - 2 < len(config.rounds) else None
+
+
+class Oracle(Annotator):
+    """Answers every question at once, from the dataset's labels; records each labeled set as the original did."""
+
+    def asked(self, ctx: Context, round_: int, labeled: np.ndarray, budget: int) -> Optional[np.ndarray]:
+        if round_ == 1:
+            path = rundir.initial_subset_index(ctx.run, budget)
+            return rundir.load_index(path) if path.exists() else None
+        total = len(labeled) + budget
+        if rundir.find_row(ctx.path(rundir.SELECTION_CSV), total) is None:
+            return None
+        log.info("selection of %d: done before, reloaded", total)
+        return rundir.load_index(rundir.labeled_index(ctx.run, PROXY, total))[len(labeled):]
+
+    def ask(self, ctx: Context, question: Question) -> None:
+        if question.round == 1:  # the random initial subset: no selection.csv row, as in the original
+            write(rundir.save_index, rundir.initial_subset_index(ctx.run, len(question.picked)), question.picked)
+            return
+        updated = np.concatenate([question.labeled, question.picked])
+        write(rundir.save_index, rundir.labeled_index(ctx.run, PROXY, len(updated)), updated)
+        write(rundir.append_row, ctx.path(rundir.SELECTION_CSV), question.row)
+
+    def answered(self, ctx: Context, round_: int, picked: np.ndarray) -> np.ndarray:
+        return picked
 
 
 def evaluates_target_at(config: ActiveConfig, size: int) -> bool:
@@ -73,16 +91,6 @@ def evaluates_target_at(config: ActiveConfig, size: int) -> bool:
     if config.eval_target_at:
         return size in config.eval_target_at
     return size != config.initial_subset
-
-
-def initial_subset(ctx: Context, size: int) -> np.ndarray:
-    """The seeded random first labeled set (reloaded when resuming)."""
-    path = rundir.initial_subset_index(ctx.run, size)
-    if path.exists():
-        return rundir.load_index(path)
-    labeled = np.random.default_rng(ctx.seed).permutation(ctx.pool)[:size]
-    write(rundir.save_index, path, labeled)
-    return labeled
 
 
 def link_target_to_proxy(run: Path) -> None:

@@ -54,7 +54,7 @@ def select_coreset(ctx: Context, config: CoresetConfig) -> np.ndarray:
     extra = {}
     if needs:
         extra = _train_proxy(ctx, proxy, "forgetting" in needs)
-    selected, row = timed_select(ctx, proxy, config.selection_method, ctx.pool, config.subset,
+    selected, row, _ = timed_select(ctx, proxy, config.selection_method, ctx.pool, config.subset,
                                  np.empty(0, dtype=np.int64), extra)
     write(rundir.save_index, ctx.path(rundir.SELECTED_INDEX), np.sort(selected))
     write(rundir.append_row, ctx.path(rundir.SELECTION_CSV), row)

@@ -47,15 +47,18 @@ def resumed_config(config: Any, typed: Mapping[FieldPath, str]) -> Any:
     """
     run = Path(config.runtime.resume)
     saved = load_saved_config(run, config.workflow, type(config))
+    per_call = cfg.PER_CALL.get(config.workflow, ())
     conflicts = [text for path, flag in typed.items()
-                 if (text := _conflict(config, saved, path, flag)) is not None]
+                 if path not in EXEMPT and path[0] not in per_call
+                 and (text := _conflict(config, saved, path, flag)) is not None]
     if conflicts:
         raise UsageError(f"--resume {run}: {'; '.join(conflicts)}. Drop these options to continue with the "
                          "saved values, or start a new run without --resume")
     # how to run now (devices, progress) comes from this command line, what the run is from the saved config
     runtime = dataclasses.replace(saved.runtime, resume=str(run), quiet=config.runtime.quiet,
                                   cuda=config.runtime.cuda, devices=config.runtime.devices)
-    return dataclasses.replace(saved, runtime=runtime)
+    # and what this call does (a query's answers) from this command line too
+    return dataclasses.replace(saved, runtime=runtime, **{name: getattr(config, name) for name in per_call})
 
 
 def load_saved_config(run: Path, workflow: str, cls: type) -> Any:
@@ -93,6 +96,10 @@ def check_saved_files(run: Path, config: Any, num_train: int, dev: np.ndarray) -
     for role in (PROXY, TARGET):
         for n in _sizes(run / rundir.role_csv(role)):
             rundir.load_checked_index(rundir.labeled_index(run, role, n), num_train, dev, count=n)
+    if config.workflow == "query":  # its selections are questions, each in its own index file
+        for round_ in rundir.query_rounds(run):
+            rundir.load_checked_index(rundir.query_file(run, round_, rundir.QUERY_INDEX), num_train, dev)
+        return
     for n in _sizes(run / rundir.SELECTION_CSV):
         chosen = run / rundir.SELECTED_INDEX if config.workflow == "coreset" else rundir.labeled_index(run, PROXY, n)
         rundir.load_checked_index(chosen, num_train, dev, count=n)
@@ -112,8 +119,6 @@ def _sizes(path: Path) -> list[int]:
 
 def _conflict(config: Any, saved: Any, path: FieldPath, flag: str) -> Optional[str]:
     """How the typed option at ``path`` disagrees with the saved config, or None."""
-    if path in EXEMPT:
-        return None
     given, kept = _value(config, path), _value(saved, path)
     if given == kept:
         return None

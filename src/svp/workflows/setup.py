@@ -34,7 +34,7 @@ from svp.workflows.resume import check_saved_files
 log = logging.getLogger(__name__)
 
 #: The selection methods each selecting workflow offers.
-WORKFLOW_METHODS = {"active": ACTIVE_METHODS, "coreset": CORESET_METHODS}
+WORKFLOW_METHODS = {"active": ACTIVE_METHODS, "coreset": CORESET_METHODS, "query": ACTIVE_METHODS}
 
 Validator = Callable[[Any, Data, np.ndarray, np.ndarray], None]
 
@@ -58,8 +58,9 @@ def open_run(config: Any, validate: Optional[Validator] = None, dev_index: Optio
     data = open_dataset(config.data)
     proxy_data = open_view(config.proxy_dataset, data) if getattr(config, "proxy_dataset", None) else None
     check_learners(config, data, proxy_data)
-    check_labels_known(config, data)
-    config, pool, dev = _pool_and_dev(config, data.size("train"), dev_index)
+    if not isinstance(config, cfg.QueryConfig):  # the labeling loop asks a person for the unknown ones
+        check_labels_known(config, data)
+    config, pool, dev = _pool_and_dev(config, data, dev_index)
     if validate is not None:
         validate(config, data, pool, dev)
     run, lock = _run_directory(config, dev)
@@ -76,8 +77,21 @@ def open_run(config: Any, validate: Optional[Validator] = None, dev_index: Optio
     return Context(config, env, pool, run, seed, lock, proxy_env)
 
 
-def _pool_and_dev(config: Any, num_train: int, dev_index: Optional[Path]) -> tuple[Any, np.ndarray, np.ndarray]:
-    """The pool and dev set: split by --validation, or as ``dev_index`` says (the config then records its size)."""
+def _pool_and_dev(config: Any, data: Data, dev_index: Optional[Path]) -> tuple[Any, np.ndarray, np.ndarray]:
+    """The pool and dev set: split by --validation, or as ``dev_index`` says (the config then records its size).
+
+    The labeling loop's dev set comes from the examples the dataset labels (a dev set needs labels).
+    """
+    num_train = data.size("train")
+    if dev_index is None and isinstance(config, cfg.QueryConfig):
+        known = np.flatnonzero(data.targets("train") != UNKNOWN)
+        if config.data.validation and config.data.validation >= len(known):
+            raise UsageError(f"--validation {config.data.validation}: the dev set is split off the labeled "
+                             f"examples, and {config.data.dataset} labels {len(known)} ; lower --validation")
+        _, dev_at = split_dev(len(known), config.data.validation, config.data.shuffle, config.runtime.seed) \
+            if len(known) else (None, np.empty(0, dtype=np.int64))
+        dev = known[dev_at]
+        return config, np.setdiff1d(np.arange(num_train), dev), dev
     if dev_index is None:
         pool, dev = split_dev(num_train, config.data.validation, config.data.shuffle, config.runtime.seed)
         return config, pool, dev
@@ -146,7 +160,7 @@ def check_labels_known(config: Any, data: Data) -> None:
     if unknown:
         raise UsageError(f"{config.data.dataset}: {unknown} of its {data.size('train')} training examples have no "
                          f"label (-1), and `{config.workflow}` reads every label from the data ; label them, or "
-                         "ask a person for labels with the labeling loop (svp query, coming next)")
+                         "ask a person for labels with the labeling loop (svp query)")
 
 
 def _run_directory(config: Any, dev: np.ndarray) -> tuple[Path, Optional[rundir.RunLock]]:

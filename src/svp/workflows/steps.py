@@ -19,7 +19,6 @@ from svp._faults import fault_point
 from svp.engine import distributed
 from svp.engine.fit import BatchHook
 from svp.learners import Learner
-from svp.rundir import PROXY
 from svp.selection import METHODS, Outputs, select
 from svp.workflows.context import Context
 
@@ -72,13 +71,19 @@ def train_step(ctx: Context, learner: Learner, role: str, labeled: np.ndarray, *
 
 
 def timed_select(ctx: Context, learner: Learner, method: str, candidates: np.ndarray, budget: int,
-                 labeled: np.ndarray, extra: Optional[dict] = None) -> tuple[np.ndarray, dict]:
-    """Score ``candidates``, pick ``budget`` of them; return the picks and the selection.csv row."""
+                 labeled: np.ndarray, extra: Optional[dict] = None,
+                 also: frozenset = frozenset()) -> tuple[np.ndarray, dict, Outputs]:
+    """Score ``candidates``, pick ``budget`` of them.
+
+    Returns the picks, the selection.csv row, and the learner's outputs on
+    the candidates (with ``also`` of them besides what the method needs,
+    e.g. the class probabilities a person is shown).
+    """
     log.info("selecting %d of %d examples by %s", budget, len(candidates), method)
     start = time.perf_counter()
     needs = METHODS[method].needs
-    if needs & {"probs", "features"}:
-        pool_out = learner.score(candidates, needs)
+    if (needs | also) & {"probs", "features"}:
+        pool_out = learner.score(candidates, needs | also)
     else:
         pool_out = Outputs(np.asarray(candidates, dtype=np.int64))
     pool_out.extra.update(extra or {})
@@ -91,24 +96,4 @@ def timed_select(ctx: Context, learner: Learner, method: str, candidates: np.nda
     log.info("selected %d by %s in %.2f s (%.2f inference + %.2f ranking)", len(new), method,
              inference + ranking, inference, ranking)
     return new, {"nexamples": total, "current_nexamples": len(labeled), "new_nexamples": len(new),
-                 "total_time": inference + ranking, "inference_time": inference, "ranking_time": ranking}
-
-
-def selection_step(ctx: Context, learner: Learner, method: str, labeled: np.ndarray,
-                   candidates: np.ndarray, budget: int) -> np.ndarray:
-    """One active-learning round: pick ``budget`` of ``candidates`` and record it.
-
-    Returns the new labeled set (old + picked), whose index file is written
-    before the selection.csv row.
-    """
-    total = len(labeled) + budget
-    if rundir.find_row(ctx.path(rundir.SELECTION_CSV), total) is not None:
-        log.info("selection of %d: done before, reloaded", total)
-        return rundir.load_index(rundir.labeled_index(ctx.run, PROXY, total))
-    new, row = timed_select(ctx, learner, method, candidates, budget, labeled)
-    updated = np.concatenate([labeled, new])
-    assert len(np.unique(updated)) == total, "selection repeated an already-labeled example"
-    write(rundir.save_index, rundir.labeled_index(ctx.run, PROXY, total), updated)
-    write(rundir.append_row, ctx.path(rundir.SELECTION_CSV), row)
-    write(learner.discard, rundir.training_dir(ctx.run, PROXY, len(labeled)))  # its selection is recorded
-    return updated
+                 "total_time": inference + ranking, "inference_time": inference, "ranking_time": ranking}, pool_out

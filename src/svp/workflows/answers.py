@@ -1,0 +1,179 @@
+"""A person's answers: the question's CSV, the answer files read back, and the run's ``labels.csv``.
+
+Answers are untrusted input: every problem (an example that was not asked,
+a label that is no class, one example given two labels) is refused with the
+file's line, before anything is written.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Optional, Sequence
+
+import numpy as np
+
+from svp import rundir
+from svp.data import Data
+from svp.data.labels import class_names, class_number, example_ids
+from svp.errors import UsageError
+from svp.workflows import label_studio
+
+QUESTION_COLUMNS = ("rank", "index", "id", "score", "predicted", "confidence", "label")
+LABEL_COLUMNS = ("index", "label", "round")
+MAX_SHOWN = 8  # problems named in one error message
+
+#: One answer as read: (where it is, e.g. "answers.csv:7"; "index" or "id"; the example's key; the label given)
+Answer = tuple[str, str, str, str]
+
+
+def format_question(rows: Iterable[dict]) -> str:
+    """The question as CSV, with an empty ``label`` column for the person to fill in."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=QUESTION_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The labels people gave, in the order they were recorded: example, class number, round answered."""
+
+    indices: np.ndarray
+    labels: np.ndarray
+    rounds: np.ndarray
+
+    def by_round(self) -> dict[int, np.ndarray]:
+        """Round -> the examples labeled in answer to it, in recorded order."""
+        return {int(r): self.indices[self.rounds == r] for r in np.unique(self.rounds)}
+
+    def add(self, answers: dict[int, tuple[int, str]], round_: int, asked: Sequence[np.ndarray],
+            names: Sequence[str]) -> "Labels":
+        """These labels and the new ``answers`` (index -> (class, where)), recorded as answers to ``round_``.
+
+        An answer already recorded is skipped; one that contradicts a
+        recorded label is refused. New answers are ordered as they were
+        asked (``asked``: each question's picks, newest first), so the
+        labeled set grows in the order a simulation would give.
+        """
+        recorded = dict(zip(self.indices.tolist(), self.labels.tolist()))
+        clashes = [f"{where}: index {index} is labeled {names[recorded[index]]} already, not {names[label]}"
+                   for index, (label, where) in answers.items() if index in recorded and recorded[index] != label]
+        _refuse(clashes, "a label recorded in labels.csv stands ; correct labels.csv by hand if it is wrong, "
+                "or drop these answers")
+        rank = {int(index): position for position, index in enumerate(np.concatenate(asked))}
+        new = sorted((index for index in answers if index not in recorded), key=lambda index: rank[index])
+        return Labels(np.concatenate([self.indices, np.array(new, dtype=np.int64)]),
+                      np.concatenate([self.labels, np.array([answers[i][0] for i in new], dtype=np.int64)]),
+                      np.concatenate([self.rounds, np.full(len(new), round_, dtype=np.int64)]))
+
+
+def read_labels(run: Path, names: Optional[Sequence[str]]) -> Labels:
+    """The run's labels.csv (none yet: empty); its class names turned into numbers when ``names`` are given."""
+    path = run / rundir.LABELS_CSV
+    indices, labels, rounds = [], [], []
+    for number, row in enumerate(rundir.read_rows(path), start=2):
+        try:
+            index, round_ = int(row["index"]), int(row["round"])
+        except (KeyError, TypeError, ValueError):
+            raise UsageError(f"{path}:{number} is not a row of index, label and round ; restore the file") from None
+        label = -1 if names is None else class_number(row.get("label") or "", names)
+        if label is None:
+            raise UsageError(f"{path}:{number}: {row.get('label')!r} is not a class ({', '.join(names)}) ; "
+                             "restore the file")
+        indices.append(index)
+        labels.append(label)
+        rounds.append(round_)
+    return Labels(np.array(indices, dtype=np.int64), np.array(labels, dtype=np.int64), np.array(rounds, dtype=np.int64))
+
+
+def save_labels(run: Path, labels: Labels, names: Sequence[str]) -> None:
+    """labels.csv, rewritten whole and atomically: a kill leaves the old file or the new one."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(LABEL_COLUMNS)
+    writer.writerows(zip(labels.indices.tolist(), [names[k] for k in labels.labels], labels.rounds.tolist()))
+    rundir.atomic_write(run / rundir.LABELS_CSV, buffer.getvalue())
+
+
+def read_answers(path: Path, data: Data, asked: np.ndarray) -> dict[int, tuple[int, str]]:
+    """The answers in ``path`` (a CSV, or Label Studio's JSON export), checked: index -> (class, where).
+
+    Each answer names an example by ``index`` or ``id`` (as the question
+    wrote it) and its label by class name or number; rows without a label
+    are not answered yet. Refused, naming the lines: examples that were not
+    asked, unknown classes, one example given two labels.
+    """
+    if not path.is_file():
+        raise UsageError(f"--labels {path}: no such file ; give the answers file (a CSV, or Label Studio's export)")
+    entries = list(label_studio.read_export(path) if path.suffix == ".json" else _read_csv(path))
+    names = class_names(data)
+    ids = _ids_of(data, asked) if any(kind == "id" for _, kind, _, _ in entries) else {}
+    asked_set = set(asked.tolist())
+    answers: dict[int, tuple[int, str]] = {}
+    problems = []
+    for where, kind, key, value in entries:
+        index = _resolve(kind, key, asked_set, ids)
+        label = class_number(value, names)
+        if isinstance(index, str):
+            problems.append(f"{where}: {index}")
+        elif label is None:
+            problems.append(f"{where}: {value!r} is not a class (the classes: {', '.join(names)})")
+        elif index in answers and answers[index][0] != label:
+            problems.append(f"{where}: index {index} is labeled {names[answers[index][0]]} at "
+                            f"{answers[index][1]} but {names[label]} here")
+        else:
+            answers.setdefault(index, (label, where))
+    _refuse(problems, "fix these answers (an example asked can be answered once, with a class name or number)")
+    if not answers:
+        raise UsageError(f"--labels {path} holds no answers ; fill in the label of at least one example asked")
+    return answers
+
+
+def _resolve(kind: str, key: str, asked: set[int], ids: dict[str, list[int]]) -> int | str:
+    """The dataset index an answer names, or what is wrong with it."""
+    if kind == "index":
+        if not key.strip().isdigit():
+            return f"index {key!r} is not an example's index (a whole number)"
+        index = int(key)
+        return index if index in asked else f"index {index} was not asked"
+    matches = ids.get(key.strip(), [])
+    if len(matches) != 1:
+        return (f"id {key!r} was not asked" if not matches else
+                f"id {key!r} names {len(matches)} examples asked ; answer them by index")
+    return matches[0]
+
+
+def _ids_of(data: Data, asked: np.ndarray) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    for index, id_ in zip(asked.tolist(), example_ids(data, asked)):
+        found.setdefault(id_, []).append(index)
+    return found
+
+
+def _read_csv(path: Path) -> Iterator[Answer]:
+    """(where, "index" or "id", key, label) of each row with a label, of a CSV with a header."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            columns = reader.fieldnames or []
+            key = "index" if "index" in columns else "id" if "id" in columns else None
+            if key is None or "label" not in columns:
+                raise UsageError(f"--labels {path}: its header is {', '.join(columns) or 'empty'} ; give a CSV "
+                                 "with columns index (or id) and label, such as the question's CSV filled in")
+            for row in reader:
+                label = (row.get("label") or "").strip()
+                if label:
+                    yield f"{path}:{reader.line_num}", key, row.get(key) or "", label
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise UsageError(f"--labels {path} cannot be read as CSV ({error}) ; give UTF-8 CSV with a header row") \
+            from None
+
+
+def _refuse(problems: list[str], fix: str) -> None:
+    if not problems:
+        return
+    more = f" (and {len(problems) - MAX_SHOWN} more)" if len(problems) > MAX_SHOWN else ""
+    raise UsageError("; ".join(problems[:MAX_SHOWN]) + more + f" ; {fix}")

@@ -1,0 +1,185 @@
+"""``svp query``: the labeling loop with a person answering.
+
+The first call trains the proxy on the labels the dataset has (or, with
+none, makes a cold start) and writes the question ``query_<round>.csv``:
+the ``--budget`` examples to label next, best first. The person labels them
+(in that CSV's ``label`` column, in a file of their own, or in Label Studio)
+and the next call, ``svp query --resume RUN --labels ANSWERS``, checks the
+answers, adds them to the run's ``labels.csv``, replays the loop from the
+run's files, retrains the proxy on every label so far and asks the next
+question. ``svp active`` is this loop with an oracle answering (see
+:mod:`svp.workflows.loop`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from svp import rundir
+from svp.config import QueryConfig
+from svp.data import UNKNOWN, Data
+from svp.data.labels import class_names, example_ids, relabeled
+from svp.errors import UsageError
+from svp.learners import learner_kind
+from svp.selection import METHODS
+from svp.workflows import answers as answer_files
+from svp.workflows import label_studio
+from svp.workflows.context import Context
+from svp.workflows.loop import Annotator, Question, run_loop, unlabeled_pool
+from svp.workflows.setup import open_run
+from svp.workflows.steps import write
+
+log = logging.getLogger(__name__)
+
+
+def validate_query(config: QueryConfig, data: Data, pool: np.ndarray, dev: np.ndarray) -> None:
+    """What only the data can refuse: a cold start by features the proxy cannot give, answers without a run."""
+    if config.labels is not None and not config.runtime.resume:
+        raise UsageError(f"--labels {config.labels} answers a question an earlier call asked ; give that run "
+                         "too: svp query --resume RUN --labels FILE")
+    kind = learner_kind(config.proxy.arch)
+    if config.cold_start == "kcenters" and config.proxy_dataset is None and "features" not in kind.provides:
+        raise UsageError(f"--cold-start kcenters needs features, which --proxy-arch {config.proxy.arch} cannot "
+                         "give before training ; give --proxy-dataset (embeddings), or --cold-start random")
+    if not (data.targets("train")[pool] == UNKNOWN).any():
+        raise UsageError(f"every training example of {config.data.dataset} is labeled, so there is nothing to ask "
+                         "; use svp active (it reads the labels) or add unlabeled examples")
+
+
+def run_query(config: QueryConfig) -> Path:
+    """Record the answers given (``config.labels``), then train and ask the next question; return the run."""
+    with open_run(config, validate_query) as ctx:
+        known = ctx.pool[ctx.data.targets("train")[ctx.pool] != UNKNOWN]  # labeled in the dataset itself
+        given = answer_files.read_labels(ctx.run, class_names(ctx.data))
+        if config.labels is not None:
+            given = record_answers(ctx, Path(config.labels), given)
+        _show_labels(ctx, given)
+        labeled_by_people = len(given.indices)
+        final_size = len(known) + labeled_by_people
+        person = Person(given.by_round())
+        run_loop(ctx, person, known, lambda round_, labeled: _question_size(ctx, config, labeled),
+                 config.first_question, lambda size: config.train_target and size == final_size)
+    return ctx.run
+
+
+def _question_size(ctx: Context, config: QueryConfig, labeled: np.ndarray) -> Optional[int]:
+    """--budget, or what is left to label (None: nothing)."""
+    left = len(unlabeled_pool(ctx, labeled))
+    return min(config.budget, left) or None
+
+
+def _show_labels(ctx: Context, given: "answer_files.Labels") -> None:
+    """Let the learners see the labels people gave (the dataset's own stay as they are)."""
+    if not len(given.indices):
+        return
+    ctx.env = dataclasses.replace(ctx.env, data=relabeled(ctx.env.data, given.indices, given.labels))
+    if ctx.proxy_env is not None:
+        ctx.proxy_env = dataclasses.replace(ctx.proxy_env,
+                                            data=relabeled(ctx.proxy_env.data, given.indices, given.labels))
+
+
+def record_answers(ctx: Context, path: Path, given: "answer_files.Labels") -> "answer_files.Labels":
+    """Check the answers in ``path`` against the questions asked, and add the new ones to labels.csv."""
+    rounds = rundir.query_rounds(ctx.run)
+    if not rounds:
+        raise UsageError(f"--resume {ctx.run} has asked no question yet, so --labels {path} answers nothing ; "
+                         "run svp query --resume RUN first, then label what it asks")
+    asked = [rundir.load_index(rundir.query_file(ctx.run, r, rundir.QUERY_INDEX)) for r in rounds]
+    answers = answer_files.read_answers(path, ctx.data, np.concatenate(asked))
+    updated = given.add(answers, rounds[-1], asked[::-1], class_names(ctx.data))
+    if len(updated.indices) > len(given.indices):
+        write(answer_files.save_labels, ctx.run, updated, class_names(ctx.data))
+        log.info("%d new labels from %s for question %d", len(updated.indices) - len(given.indices), path,
+                 rounds[-1])
+    else:
+        log.info("%s: every answer was recorded before", path)
+    return updated
+
+
+class Person(Annotator):
+    """Asks through files (the question's CSV, Label Studio's tasks); answers are those labels.csv holds."""
+
+    needs = frozenset({"probs"})  # the question shows the proxy's guess of each example's class
+
+    def __init__(self, answers: dict[int, np.ndarray]) -> None:
+        self.answers = answers
+
+    def asked(self, ctx: Context, round_: int, labeled: np.ndarray, budget: int) -> Optional[np.ndarray]:
+        path = rundir.query_file(ctx.run, round_, rundir.QUERY_INDEX)
+        return rundir.load_index(path) if path.exists() else None
+
+    def ask(self, ctx: Context, question: Question) -> None:
+        """The question's files first, its selection.csv row, then its index file (which marks it asked)."""
+        rows = question_rows(ctx, question)
+        write(rundir.atomic_write, rundir.query_file(ctx.run, question.round, rundir.QUERY_CSV),
+              answer_files.format_question(rows))
+        if ctx.config.format == "label-studio":
+            write(label_studio.write_tasks, ctx.run, question.round, rows, ctx.data, ctx.config.data.dataset)
+        selection = ctx.path(rundir.SELECTION_CSV)
+        if not any(int(row["current_nexamples"]) == len(question.labeled) for row in rundir.read_rows(selection)):
+            write(rundir.append_row, selection, {**question.row, "round": question.round})
+        write(rundir.save_index, rundir.query_file(ctx.run, question.round, rundir.QUERY_INDEX), question.picked)
+
+    def answered(self, ctx: Context, round_: int, picked: np.ndarray) -> Optional[np.ndarray]:
+        return self.answers.get(round_)
+
+
+def question_rows(ctx: Context, question: Question) -> list[dict]:
+    """One row per example asked: rank, index, id, the method's score, the proxy's guess and its confidence."""
+    picked = question.picked
+    names = class_names(ctx.data)
+    rows = [{"rank": rank, "index": int(index), "id": id_, "score": "", "predicted": "", "confidence": "",
+             "label": ""} for rank, (index, id_) in enumerate(zip(picked, example_ids(ctx.data, picked)), start=1)]
+    scored = question.scored
+    if scored is None or scored.probs is None:  # a cold start: no proxy has seen a label yet
+        return rows
+    position = {int(index): i for i, index in enumerate(scored.indices)}
+    at = np.array([position[int(index)] for index in picked])
+    probs = scored.probs[at]
+    score = METHODS[ctx.config.selection_method].score
+    scores = score(probs) if score is not None else None
+    for i, row in enumerate(rows):
+        row.update(predicted=names[int(probs[i].argmax())], confidence=round(float(probs[i].max()), 4))
+        if scores is not None:
+            row["score"] = round(float(scores[i]), 6)
+    return rows
+
+
+def instructions(run: Path) -> str:
+    """What a query call leaves for the person: the question's files, each round's signals, the next command."""
+    rounds = rundir.query_rounds(run)
+    lines = [_round_table(run)] if rundir.read_rows(run / rundir.PROXY_CSV) else []
+    if not rounds:
+        return "\n".join(lines)
+    last = rounds[-1]
+    question = rundir.query_file(run, last, rundir.QUERY_CSV)
+    asked = len(rundir.load_index(rundir.query_file(run, last, rundir.QUERY_INDEX)))
+    answered = last in answer_files.read_labels(run, None).by_round()
+    if answered:
+        lines.append(f"question {last} is answered: svp query --resume {run} trains on its labels and asks the next")
+        return "\n".join(lines)
+    tasks = rundir.query_file(run, last, rundir.QUERY_TASKS)
+    lines.append(f"question {last}: label the {asked} examples listed in {question}"
+                 + (f" (or import {tasks} into Label Studio, with the interface {run / rundir.LABEL_CONFIG})"
+                    if tasks.exists() else ""))
+    lines.append(f"then: svp query --resume {run} --labels ANSWERS  (ANSWERS: that CSV with its label column "
+                 "filled in, a CSV of index (or id) and label, or Label Studio's JSON export; some may stay "
+                 "unanswered)")
+    return "\n".join(lines)
+
+
+def _round_table(run: Path) -> str:
+    """Per proxy: labeled examples, its test accuracy, and how many predictions changed in its question."""
+    changed = {int(row["current_nexamples"]): row for row in rundir.read_rows(run / rundir.SELECTION_CSV)}
+    lines = ["labeled  proxy_test_acc_pct  predictions_changed"]
+    for row in rundir.read_rows(run / rundir.PROXY_CSV):
+        size, accuracy = int(row["nexamples"]), float(row["test_accuracy"])
+        selection = changed.get(size, {})
+        moved = selection.get("changed_predictions") or ""
+        shown = f"{moved} of {selection['compared_predictions']}" if moved else "-"
+        lines.append(f"{size:>7}  {f'{100 * accuracy:.2f}' if accuracy >= 0 else '-':>18}  {shown:>19}")
+    return "\n".join(lines)
