@@ -338,7 +338,7 @@ class QueryConfig(SelectionConfig):
 COLD_STARTS = ("random", "kcenters")    # how the first question is chosen when nothing is labeled
 QUERY_FORMATS = ("csv", "label-studio")  # what a question is written as (a CSV always; Label Studio's tasks too)
 #: The fields of a workflow's config that say what one call does (taken from its command line on --resume).
-PER_CALL = {"query": ("labels", "train_target", "format")}
+PER_CALL = {"query": ("labels", "train_target")}
 
 
 def _check_sections(config: Any) -> None:

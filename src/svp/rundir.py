@@ -95,15 +95,16 @@ def initial_subset_index(run: Path, nexamples: int) -> Path:
     return run / f"initial_subset_{nexamples}.index"
 
 
-def query_file(run: Path, round_: int, suffix: str) -> Path:
-    """A file of ``svp query``'s question of round ``round_``: ``.csv`` (to read), ``.index`` (the indices
-    asked, in rank order), ``.label-studio.json`` (Label Studio's tasks)."""
-    return run / f"query_{round_}{suffix}"
-
-
-QUERY_CSV, QUERY_INDEX, QUERY_TASKS = ".csv", ".index", ".label-studio.json"  # the suffixes of query_file
+#: The files of ``svp query``'s question of one round, by kind: ``csv`` (to read and fill in), ``index``
+#: (the indices asked, in rank order; written last, it marks the question asked), ``tasks`` (Label Studio's)
+_QUESTION_FILES = {"csv": "query_{}.csv", "index": "query_{}.index", "tasks": "query_{}.label-studio.json"}
 LABEL_CONFIG = "label-studio.xml"   # `query --format label-studio`: the labeling interface for the tasks
 _QUERY_ROUND = re.compile(r"^query_(\d+)\.index$")
+
+
+def query_file(run: Path, round_: int, kind: str) -> Path:
+    """A file of the question of round ``round_``: its ``kind`` is "csv", "index" or "tasks"."""
+    return run / _QUESTION_FILES[kind].format(round_)
 
 
 def query_rounds(run: Path) -> list[int]:

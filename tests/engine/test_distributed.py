@@ -82,8 +82,9 @@ def test_ddp_run_writes_every_file_once(ddp_run):
     sizes = {"proxy": (50, 80, 100), "target": (80, 100)}
     steps = [f"{role}/{n}/{name}" for role in sizes for n in sizes[role]
              for name in ("checkpoint_best_model.t7", f"labeled_{n}.index")]
+    predictions = ["proxy/50/predictions.npz", "proxy/80/predictions.npz"]  # of the proxies that selected
     assert files == sorted(["config.json", "dev.index", "initial_subset_50.index", "proxy.csv", "selection.csv",
-                            "target.csv", *steps])
+                            "target.csv", *steps, *predictions])
     for name in ("proxy.csv", "target.csv"):
         assert [int(r["nexamples"]) for r in rows(run_dir / name)] == list(sizes[name[:-4]])
     assert [(int(r["current_nexamples"]), int(r["new_nexamples"])) for r in rows(run_dir / "selection.csv")] == [

@@ -73,7 +73,7 @@ def three_rounds(blobs, tmp_path_factory) -> Path:
     run = start(blobs, tmp_path_factory.mktemp("query"))
     truth = np.load(blobs / "truth.npy")
     for round_ in (1, 2, 3):
-        asked = rundir.query_file(run, round_, ".csv")
+        asked = rundir.query_file(run, round_, "csv")
         assert go_on(run, answer(asked, run.parent / f"answers_{round_}.csv", truth)) == 0
     return run
 
@@ -190,7 +190,7 @@ def test_killed_between_a_question_and_its_answers_nothing_is_lost(blobs, three_
     assert svp(resume).returncode == 0  # asks the question the kill cut short
     assert rundir.query_rounds(run) == [1] and len(rows(run / "selection.csv")) == 1
     for round_ in (1, 2, 3):
-        answers = answer(rundir.query_file(run, round_, ".csv"), tmp_path / f"a{round_}.csv", truth)
+        answers = answer(rundir.query_file(run, round_, "csv"), tmp_path / f"a{round_}.csv", truth)
         # killed once the answers are recorded, while the proxy trains on them; then again while asking
         for kill_at in ("epoch:1", "select:1"):
             killed = svp([*resume, "--labels", str(answers)], kill_at=kill_at)

@@ -61,8 +61,8 @@ class Labels:
         recorded = dict(zip(self.indices.tolist(), self.labels.tolist()))
         clashes = [f"{where}: index {index} is labeled {names[recorded[index]]} already, not {names[label]}"
                    for index, (label, where) in answers.items() if index in recorded and recorded[index] != label]
-        _refuse(clashes, "a label recorded in labels.csv stands ; correct labels.csv by hand if it is wrong, "
-                "or drop these answers")
+        _refuse(clashes, f"a label recorded in {rundir.LABELS_CSV} stands ; correct {rundir.LABELS_CSV} by hand "
+                "if it is wrong, or drop these answers")
         rank = {int(index): position for position, index in enumerate(np.concatenate(asked))}
         new = sorted((index for index in answers if index not in recorded), key=lambda index: rank[index])
         return Labels(np.concatenate([self.indices, np.array(new, dtype=np.int64)]),

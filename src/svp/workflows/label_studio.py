@@ -33,7 +33,7 @@ def write_tasks(run: Path, round_: int, rows: Sequence[dict], data: Data, datase
     """``query_<round>.label-studio.json`` (one task per example asked) and the labeling interface."""
     shows = _shows(data)
     tasks = [_task(row, data, shows, round_) for row in rows]
-    rundir.atomic_write(rundir.query_file(run, round_, rundir.QUERY_TASKS), json.dumps(tasks, indent=1) + "\n")
+    rundir.atomic_write(rundir.query_file(run, round_, "tasks"), json.dumps(tasks, indent=1) + "\n")
     rundir.atomic_write(run / rundir.LABEL_CONFIG, label_config(class_names(data), shows))
 
 

@@ -88,7 +88,7 @@ def record_answers(ctx: Context, path: Path, given: "answer_files.Labels") -> "a
     if not rounds:
         raise UsageError(f"--resume {ctx.run} has asked no question yet, so --labels {path} answers nothing ; "
                          "run svp query --resume RUN first, then label what it asks")
-    asked = [rundir.load_index(rundir.query_file(ctx.run, r, rundir.QUERY_INDEX)) for r in rounds]
+    asked = [rundir.load_index(rundir.query_file(ctx.run, r, "index")) for r in rounds]
     answers = answer_files.read_answers(path, ctx.data, np.concatenate(asked))
     updated = given.add(answers, rounds[-1], asked[::-1], class_names(ctx.data))
     if len(updated.indices) > len(given.indices):
@@ -109,20 +109,20 @@ class Person(Annotator):
         self.answers = answers
 
     def asked(self, ctx: Context, round_: int, labeled: np.ndarray, budget: int) -> Optional[np.ndarray]:
-        path = rundir.query_file(ctx.run, round_, rundir.QUERY_INDEX)
+        path = rundir.query_file(ctx.run, round_, "index")
         return rundir.load_index(path) if path.exists() else None
 
     def ask(self, ctx: Context, question: Question) -> None:
         """The question's files first, its selection.csv row, then its index file (which marks it asked)."""
         rows = question_rows(ctx, question)
-        write(rundir.atomic_write, rundir.query_file(ctx.run, question.round, rundir.QUERY_CSV),
+        write(rundir.atomic_write, rundir.query_file(ctx.run, question.round, "csv"),
               answer_files.format_question(rows))
         if ctx.config.format == "label-studio":
             write(label_studio.write_tasks, ctx.run, question.round, rows, ctx.data, ctx.config.data.dataset)
         selection = ctx.path(rundir.SELECTION_CSV)
         if not any(int(row["current_nexamples"]) == len(question.labeled) for row in rundir.read_rows(selection)):
             write(rundir.append_row, selection, {**question.row, "round": question.round})
-        write(rundir.save_index, rundir.query_file(ctx.run, question.round, rundir.QUERY_INDEX), question.picked)
+        write(rundir.save_index, rundir.query_file(ctx.run, question.round, "index"), question.picked)
 
     def answered(self, ctx: Context, round_: int, picked: np.ndarray) -> Optional[np.ndarray]:
         return self.answers.get(round_)
@@ -156,13 +156,13 @@ def instructions(run: Path) -> str:
     if not rounds:
         return "\n".join(lines)
     last = rounds[-1]
-    question = rundir.query_file(run, last, rundir.QUERY_CSV)
-    asked = len(rundir.load_index(rundir.query_file(run, last, rundir.QUERY_INDEX)))
+    question = rundir.query_file(run, last, "csv")
+    asked = len(rundir.load_index(rundir.query_file(run, last, "index")))
     answered = last in answer_files.read_labels(run, None).by_round()
     if answered:
         lines.append(f"question {last} is answered: svp query --resume {run} trains on its labels and asks the next")
         return "\n".join(lines)
-    tasks = rundir.query_file(run, last, rundir.QUERY_TASKS)
+    tasks = rundir.query_file(run, last, "tasks")
     lines.append(f"question {last}: label the {asked} examples listed in {question}"
                  + (f" (or import {tasks} into Label Studio, with the interface {run / rundir.LABEL_CONFIG})"
                     if tasks.exists() else ""))

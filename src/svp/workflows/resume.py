@@ -98,7 +98,7 @@ def check_saved_files(run: Path, config: Any, num_train: int, dev: np.ndarray) -
             rundir.load_checked_index(rundir.labeled_index(run, role, n), num_train, dev, count=n)
     if config.workflow == "query":  # its selections are questions, each in its own index file
         for round_ in rundir.query_rounds(run):
-            rundir.load_checked_index(rundir.query_file(run, round_, rundir.QUERY_INDEX), num_train, dev)
+            rundir.load_checked_index(rundir.query_file(run, round_, "index"), num_train, dev)
         return
     for n in _sizes(run / rundir.SELECTION_CSV):
         chosen = run / rundir.SELECTED_INDEX if config.workflow == "coreset" else rundir.labeled_index(run, PROXY, n)

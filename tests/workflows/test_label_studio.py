@@ -1,0 +1,120 @@
+"""Label Studio's formats: the tasks a question is written as, and the export read back.
+
+The export fixture follows Label Studio's documented JSON format of annotated
+tasks (labelstud.io/guide/task_format); the round trip through a real server
+is test_label_studio_server.py.
+"""
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from svp import rundir
+from svp.cli import main
+from svp.workflows.label_studio import read_export
+from run_helpers import only_run, rows
+
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "label_studio_export.json"
+REVIEWS = [("great sound, would buy again", "positive"), ("broke in a week", "negative"),
+           ("love it", "positive"), ("terrible support", "negative")]
+TEXT_MODEL = ["--arch", "vdcnn9-maxpool-lite", "--epochs", "1", "--learning-rate", "0.01", "--batch-size", "8", "--no-cuda",
+              "--quiet", "--seed", "2"]
+
+
+def test_the_documented_export_gives_the_last_live_annotation_of_each_task():
+    answers = list(read_export(FIXTURE))
+    # task 2's second annotation wins; task 3's only one was cancelled and task 4 has none: not answered
+    assert [(kind, key, label) for _, kind, key, label in answers] == \
+           [("index", "17", "negative"), ("index", "4", "positive")]
+    assert answers[0][0] == f"{FIXTURE} task 1"
+
+
+def test_json_min_exports_read_too(tmp_path):
+    export = tmp_path / "min.json"
+    export.write_text(json.dumps([{"svp_index": 3, "text": "x", "id": 1, "label": "positive", "annotator": 1},
+                                  {"svp_index": 8, "text": "y", "id": 2}]))
+    assert [(key, label) for _, _, key, label in read_export(export)] == [("3", "positive")]
+
+
+def write_reviews(path: Path, labeled: int) -> Path:
+    """A CSV of reviews, the first ``labeled`` with their label."""
+    lines = ["text,label"] + [f'"{text} #{i}",{label if i < labeled else ""}'
+                              for i, (text, label) in enumerate(REVIEWS * 10)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_question_as_label_studio_tasks_and_its_export_read_back(tmp_path, capsys):
+    table = write_reviews(tmp_path / "reviews.csv", labeled=8)
+    assert main(["query", "--dataset", str(table), "--run-dir", str(tmp_path / "runs"), *TEXT_MODEL,
+                 "--budget", "5", "--format", "label-studio"]) == 0
+    run = only_run(tmp_path / "runs")
+    assert "label-studio.json into Label Studio" in capsys.readouterr().out
+    tasks = json.loads(rundir.query_file(run, 1, "tasks").read_text())
+    asked = rundir.load_index(run / "query_1.index")
+    assert [task["data"]["svp_index"] for task in tasks] == asked.tolist()
+    assert all(task["data"]["text"].startswith(REVIEWS[i % 4][0]) for task, i in zip(tasks, asked))
+    for task, row in zip(tasks, rows(run / "query_1.csv")):
+        (prediction,) = task["predictions"]
+        assert prediction["result"][0]["value"]["choices"] == [row["predicted"]]
+        assert prediction["score"] == pytest.approx(float(row["confidence"]))
+    interface = ElementTree.fromstring((run / "label-studio.xml").read_text())
+    assert [c.get("value") for c in interface.iter("Choice")] == ["negative", "positive"]
+    assert interface.find("Choices").get("toName") == interface.find("Text").get("name")
+
+    # what Label Studio exports once two of the five are annotated
+    export = [{**task, "id": n, "annotations": [{"id": n, "was_cancelled": False, "result": [
+        {"from_name": "label", "to_name": "item", "type": "choices",
+         "value": {"choices": [REVIEWS[task["data"]["svp_index"] % 4][1]]}}]}] if n < 2 else []}
+        for n, task in enumerate(tasks)]
+    (tmp_path / "export.json").write_text(json.dumps(export))
+    assert main(["query", "--resume", str(run), "--labels", str(tmp_path / "export.json"), "--no-cuda",
+                 "--quiet"]) == 0
+    labels = rows(run / "labels.csv")
+    assert [(int(r["index"]), r["label"]) for r in labels] == [(int(i), REVIEWS[i % 4][1]) for i in asked[:2]]
+    assert rundir.read_rows(run / "proxy.csv")[-1]["nexamples"] == "10"
+    assert rundir.query_file(run, 2, "tasks").is_file()
+
+
+def test_answers_by_id_and_a_cold_start_on_a_table_without_labels(tmp_path):
+    table = write_reviews(tmp_path / "reviews.csv", labeled=0)
+    assert main(["query", "--dataset", str(table), "--run-dir", str(tmp_path / "runs"), *TEXT_MODEL,
+                 "--budget", "4", "--class", "negative", "--class", "positive"]) == 0
+    run = only_run(tmp_path / "runs")
+    question = rows(run / "query_1.csv")
+    assert [r["predicted"] for r in question] == [""] * 4  # no proxy yet: a random cold start
+    answers = tmp_path / "answers.csv"
+    answers.write_text("id,label\n" + "".join(f'"{r["id"]}",{1 if "great" in r["id"] or "love" in r["id"] else 0}\n'
+                                              for r in question))
+    assert main(["query", "--resume", str(run), "--labels", str(answers), "--no-cuda", "--quiet"]) == 0
+    truth = {int(r["index"]): REVIEWS[int(r["index"]) % 4][1] for r in question}
+    assert {int(r["index"]): r["label"] for r in rows(run / "labels.csv")} == truth
+
+
+def test_an_image_folder_is_asked_about_by_path(tmp_path, monkeypatch):
+    from PIL import Image
+
+    monkeypatch.setenv("SVP_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "photos"
+    for name in ("cat", "dog"):
+        (root / "train" / name).mkdir(parents=True)  # empty: nothing labeled yet
+    (root / "unlabeled").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(root / "unlabeled" / f"{i:02}.png")
+    assert main(["query", "--dataset", str(root), "--run-dir", str(tmp_path / "runs"), "--arch", "small-cnn-16",
+                 "--epochs", "1", "--learning-rate", "0.01", "--no-cuda", "--quiet", "--seed", "0", "--budget", "3",
+                 "--format", "label-studio"]) == 0
+    run = only_run(tmp_path / "runs")
+    question = rows(run / "query_1.csv")
+    assert [r["id"] for r in question] == [f"unlabeled/{int(r['index']):02}.png" for r in question]
+    tasks = json.loads(rundir.query_file(run, 1, "tasks").read_text())
+    assert tasks[0]["data"]["image"] == "/data/local-files/?d=" + question[0]["id"]
+    answers = tmp_path / "answers.csv"
+    answers.write_text("id,label\n" + "".join(f"{r['id']},dog\n" for r in question[:2]))
+    assert main(["query", "--resume", str(run), "--labels", str(answers), "--no-cuda", "--quiet"]) == 0
+    assert [r["label"] for r in rows(run / "labels.csv")] == ["dog", "dog"]
