@@ -59,9 +59,11 @@ def test_run_directory_holds_the_contract(tiny_run):
 
 def test_csv_rows_have_the_original_columns(tiny_run):
     proxy = rows(tiny_run / "proxy.csv")
+    # the original's columns first (its analysis scripts read them), then the optimizer steps
     assert list(proxy[0]) == ["nexamples", "train_accuracy", "dev_accuracy", "test_accuracy",
-                              "train_time", "dev_time", "test_time"]
+                              "train_time", "dev_time", "test_time", "steps"]
     assert [int(r["nexamples"]) for r in proxy] == [50, 80, 100]
+    assert [int(r["steps"]) for r in proxy] == [1, 1, 1]  # one epoch, each set within one batch of 128
     assert all(0 <= float(r["dev_accuracy"]) <= 1 and float(r["train_time"]) > 0 for r in proxy)
     selection = rows(tiny_run / "selection.csv")
     assert list(selection[0]) == ["nexamples", "current_nexamples", "new_nexamples", "total_time",
