@@ -165,3 +165,11 @@ def test_original_runs_group_by_their_flat_config(tmp_path):
     rows = rp.build_table(rp.load_runs([str(tmp_path)]))
     assert rows[-1]["n"] == 2 and rows[-1]["target_acc_pct"] == pytest.approx(82.0)
     assert rows[-1]["target_acc_pct_std"] == pytest.approx(math.sqrt(8.0))
+
+
+def test_the_report_command_groups(seeds, tmp_path, capsys):
+    from svp.cli import main
+
+    assert main(["report", str(seeds), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "83.00 ± 3.61" in out and "a (+2): seeds 0 1 2" in out
