@@ -116,7 +116,7 @@ def plot_times(runs: Sequence[RunSummary], baseline: Baseline = None) -> bytes:
         text = f" {total:.1f} s" + ("" if spread is None else f" ± {spread:.1f}")
         axes.annotate(text, (total + (spread or 0.0), y), va="center", fontsize="small")
     axes.invert_yaxis()  # first run on top
-    axes.margins(x=0.15)
+    axes.margins(x=0.25 if any(len(group) > 1 for group in groups) else 0.15)  # room for "± spread"
     axes.set_xlabel("seconds")
     axes.set_title(_title(groups, "Time per stage"))
     figure.legend(fontsize="small", loc="outside lower center", ncols=5)

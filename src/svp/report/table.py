@@ -1,19 +1,24 @@
-"""Tables of runs: one row per run and number of labeled examples, as text, markdown or CSV.
+"""Tables of runs: one row per group of runs and number of labeled examples, as text, markdown or CSV.
 
-Accuracies are shown in percent, times in seconds; with a baseline, each
-run's speed-ups and accuracy difference against it (see :func:`compare`).
+Runs that differ only in their seed are one group (:mod:`svp.report.group`):
+its row holds means, with ``<column>_std`` (sample standard deviation,
+ddof=1) and ``n`` beside them; text and markdown show ``mean ± std``. A
+group of one shows its values as a single run always did. Accuracies are
+shown in percent, times in seconds; with a baseline, each group's speed-ups
+and accuracy difference against it (see :func:`compare`).
 """
 from __future__ import annotations
 
 import csv
 import io
-import os
 import math
+import os
 from typing import Any, Optional, Sequence, Union
 
 from svp.report.group import RunGroup, Stat, as_group, group_runs
 from svp.report.read import RunSummary, load_run, selection_seconds
 from svp.report.underfit import underfit_warnings
+from svp.rundir import CONFIG
 
 #: Columns of :func:`build_table` rows, in order (baseline columns last).
 COLUMNS = (
@@ -241,7 +246,7 @@ def table_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
     """What a grouped table's ``n``, ``±`` and ``[k]`` mean, and the seeds and runs of each group."""
     if not rows or "n" not in rows[0]:
         return []
-    notes = ["n: runs whose config.json differs only in the seed (or in options that do not change results); "
+    notes = [f"n: runs whose {CONFIG} differs only in the seed (or in options that do not change results); "
              "a ± b: their mean ± sample standard deviation (ddof=1); [k]: from the k of the n runs that have it"]
     if "acc_diff_pts_std" in rows[0]:
         notes.append("± of speed-ups and accuracy differences: both groups' standard deviations combined as for "
