@@ -73,3 +73,16 @@ def test_percent_rows_and_other_sizes(tmp_path):
 def test_a_coreset_target_is_not_compared_with_a_proxy_that_saw_everything(tmp_path):
     run = rp.load_run(_run(tmp_path, "300,1.0,-1,0.5,1,0,0", "300,0.92,-1,0.5,1,0,0", workflow="coreset"))
     assert rp.underfit_warnings(run) == []
+
+
+def test_a_run_resumed_across_the_steps_column_reads_both_rows(tmp_path):
+    from svp import rundir
+
+    path = _run(tmp_path, "300,0.99,-1,0.5,1,0,0", "300,0.95,-1,0.5,1,0,0")
+    rundir.append_row(f"{path}/target.csv", {"nexamples": 400, "train_accuracy": 0.5, "dev_accuracy": -1,
+                                             "test_accuracy": 0.6, "train_time": 1.0, "dev_time": 0,
+                                             "test_time": 0, "steps": 7})
+    run = rp.load_run(path)
+    assert run.target_steps == {400: 7} and run.target_train_accuracy == {300: 0.95, 400: 0.5}
+    (message,) = rp.underfit_warnings(run)
+    assert "on 400 examples fitted only 50.0% of its training set, in 7 optimizer steps" in message
