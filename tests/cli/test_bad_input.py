@@ -232,7 +232,8 @@ CASES = [
     Case("report: --out under a file", lambda s: ["report", str(s.finished), "--out",
                                                   str(_file(s.tmp / "taken", "x") / "out")], "--out"),
     # 11. no silent drops or replacements
-    Case("report: row cut short", _report_cut_mid_row, "proxy.csv:3: 3 fields where the header has 7"),
+    # the original's 7 columns, and steps
+    Case("report: row cut short", _report_cut_mid_row, "proxy.csv:3: 4 fields where the header has 8"),
 ]
 
 

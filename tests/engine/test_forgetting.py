@@ -51,3 +51,16 @@ def test_fit_calls_the_hook_once_per_example_per_epoch(fashion_env):
         shown = np.concatenate([i for e, i, _ in seen if e == epoch])
         np.testing.assert_array_equal(np.sort(shown), indices)
     assert all(c.dtype == bool and len(c) == len(i) for _, i, c in seen)
+
+
+def test_fit_counts_its_optimizer_steps(fashion_env):
+    # 100 examples in batches of 16: 7 steps an epoch (the last batch is short), 3 epochs
+    data = open_dataset(DataConfig(datasets_dir=str(fashion_env)))
+    config = ModelConfig(arch="logistic", epochs=(2, 1), learning_rates=(0.1, 0.01), batch_size=16)
+    torch.manual_seed(0)
+    result = fit(create_model("logistic", 10, 1), data, np.arange(100), config, device=torch.device("cpu"),
+                 track_test=False)
+    assert result.steps == 21
+    assert list(result.row()) == ["nexamples", "train_accuracy", "dev_accuracy", "test_accuracy",
+                                  "train_time", "dev_time", "test_time", "steps"]
+    assert result.row()["steps"] == 21 and 0 <= result.row()["train_accuracy"] <= 1

@@ -35,6 +35,9 @@ def test_seed_command_scaled_down_runs(cifar_dir, tmp_path, capsys):
     config = json.loads((run / "config.json").read_text())
     assert config["target"]["arch"] == "preact164" and config["proxy"]["arch"] == "preact20"
     assert "136" in result.stdout.split("results:")[0]  # the summary table
+    # one epoch of preact164 on 136 images (5 steps of 32) cannot fit them: the summary says so
+    assert "warning: " in result.stdout and "fitted only" in result.stdout
+    assert "on 136 examples" in result.stdout and "in 5 optimizer steps" in result.stdout
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +62,11 @@ def test_run_directory_holds_the_contract(tiny_run):
 
 def test_csv_rows_have_the_original_columns(tiny_run):
     proxy = rows(tiny_run / "proxy.csv")
+    # the original's columns first (its analysis scripts read them), then the optimizer steps
     assert list(proxy[0]) == ["nexamples", "train_accuracy", "dev_accuracy", "test_accuracy",
-                              "train_time", "dev_time", "test_time"]
+                              "train_time", "dev_time", "test_time", "steps"]
     assert [int(r["nexamples"]) for r in proxy] == [50, 80, 100]
+    assert [int(r["steps"]) for r in proxy] == [1, 1, 1]  # one epoch, each set within one batch of 128
     assert all(0 <= float(r["dev_accuracy"]) <= 1 and float(r["train_time"]) > 0 for r in proxy)
     selection = rows(tiny_run / "selection.csv")
     # the original's columns first; then how many of the proxy's predictions changed since the previous round

@@ -98,8 +98,11 @@ def _workflow_parser(commands, name: str, domain: Domain) -> None:
 
 def _report_parser(commands, domain: Domain) -> None:
     parser = commands.add_parser("report", help="tables and plots from run directories")
-    parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories (or folders of them)")
-    parser.add_argument("--baseline", help="run to compare the others against (speed-ups, accuracy gaps)")
+    parser.add_argument("runs", nargs="+", metavar="RUN_DIR",
+                        help="run directories (or folders of them); runs that differ only in their seed are "
+                        "one group: mean ± sample std over them")
+    parser.add_argument("--baseline", help="run (or folder of the seeds of one setup) to compare the others "
+                        "against (speed-ups, accuracy gaps)")
     parser.add_argument("--out", help=f"where to write {REPORT_CSV}, {REPORT_MD} and the plots "
                         f"(default: RUN_DIR/{REPORT_DIR})")
 

@@ -37,7 +37,13 @@ BatchHook = Callable[[torch.Tensor, torch.Tensor, int], None]
 
 @dataclass
 class TrainResult:
-    """A trained model and its figures (accuracies are fractions, times seconds)."""
+    """A trained model and its figures (accuracies are fractions, times seconds).
+
+    ``train_accuracy`` is the last epoch's accuracy on the batches it trained
+    on; ``steps`` the optimizer steps taken (None where a learner has no such
+    count, fastText's say). Together they tell a target that had too short a
+    schedule to fit its training set (see ``svp.report``).
+    """
 
     model: nn.Module
     nexamples: int
@@ -47,11 +53,15 @@ class TrainResult:
     train_time: float
     dev_time: float
     test_time: float
+    steps: Optional[int] = None
 
     def row(self) -> dict:
-        """The row written to proxy.csv / target.csv."""
-        return {k: getattr(self, k) for k in ("nexamples", "train_accuracy", "dev_accuracy",
-                                              "test_accuracy", "train_time", "dev_time", "test_time")}
+        """The row written to proxy.csv / target.csv: the original's columns, then ``steps`` when counted."""
+        row = {k: getattr(self, k) for k in ("nexamples", "train_accuracy", "dev_accuracy",
+                                             "test_accuracy", "train_time", "dev_time", "test_time")}
+        if self.steps is not None:
+            row["steps"] = self.steps
+        return row
 
 
 def make_optimizer(model: nn.Module, config: ModelConfig) -> torch.optim.Optimizer:
@@ -80,6 +90,7 @@ class _Step:
     scaler: torch.amp.GradScaler
     device: torch.device
     amp: bool
+    steps: int = 0  # optimizer steps taken so far
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         with autocast(self.device, self.amp):
@@ -89,6 +100,7 @@ class _Step:
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        self.steps += 1
         return loss.detach(), logits.detach().argmax(1) == y
 
 
@@ -254,4 +266,5 @@ def fit(model: nn.Module, data: Data, indices: np.ndarray, config: ModelConfig, 
         test_acc, test_time = evaluate(model, data, "test", None, config.eval_batch_size, device, config.fp16,
                                        desc="test")
     module = getattr(model, "module", model)
-    return TrainResult(module, len(indices), train_acc, dev_acc, test_acc, train_time, dev_time, test_time)
+    return TrainResult(module, len(indices), train_acc, dev_acc, test_acc, train_time, dev_time, test_time,
+                       steps=step.steps)

@@ -11,27 +11,38 @@ import os
 from typing import Optional, Sequence
 
 from svp.errors import UsageError
+from svp.report.group import RunGroup, Stat, group_runs, stat
 from svp.report.plot import plot_accuracy, plot_times
-from svp.report.read import RunSummary, find_runs, load_run, load_runs, parse_seconds
-from svp.report.table import (BASELINE_COLUMNS, COLUMNS, build_table, compare, format_csv, format_markdown,
-                              format_table, run_summary, with_baseline)
+from svp.report.read import NOT_RESULTS, RunSummary, find_runs, load_run, load_runs, parse_seconds
+from svp.report.table import (BASELINE_COLUMNS, BASELINE_GROUP_COLUMNS, COLUMNS, GROUP_COLUMNS, Baseline,
+                              build_table, compare, format_csv, format_markdown, format_table, grouped,
+                              run_summary)
+from svp.report.underfit import UNDERFIT_GAP, UNDERFIT_THRESHOLD, underfit_warnings
 from svp.rundir import ACCURACY_PNG, REPORT_CSV, REPORT_DIR, REPORT_MD, TIME_PNG, atomic_write
 
-__all__ = ["BASELINE_COLUMNS", "COLUMNS", "RunSummary", "build_table", "compare", "find_runs", "format_csv",
-           "format_markdown", "format_table", "load_run", "load_runs", "parse_seconds", "plot_accuracy",
-           "plot_times", "report", "run_summary", "write_report"]
+__all__ = ["BASELINE_COLUMNS", "BASELINE_GROUP_COLUMNS", "COLUMNS", "GROUP_COLUMNS", "NOT_RESULTS", "RunGroup",
+           "RunSummary", "Stat", "UNDERFIT_GAP", "UNDERFIT_THRESHOLD", "build_table", "compare", "find_runs",
+           "format_csv", "format_markdown", "format_table", "group_runs", "grouped", "load_run", "load_runs",
+           "parse_seconds", "plot_accuracy", "plot_times", "report", "run_summary", "stat", "underfit_warnings",
+           "warnings_of", "write_report"]
 
 
-def write_report(runs: Sequence[RunSummary], out_dir: str,
-                 baseline: Optional[RunSummary] = None) -> dict[str, str]:
+def warnings_of(runs: Sequence[RunSummary], baseline: Baseline = None) -> list[str]:
+    """The underfitting warnings of every run reported (the baseline's first)."""
+    groups, _ = grouped(runs, baseline)
+    return [message for group in groups for run in group.runs for message in underfit_warnings(run)]
+
+
+def write_report(runs: Sequence[RunSummary], out_dir: str, baseline: Baseline = None) -> dict[str, str]:
     """Write ``report.csv``, ``report.md``, ``accuracy.png`` and ``time.png``.
 
     Parameters
     ----------
     runs : sequence of RunSummary
+        Runs that differ only in their seed are reported as one group.
     out_dir : str
         Created if missing; each file is written atomically.
-    baseline : RunSummary, optional
+    baseline : RunSummary or runs of one setup, optional
         Compared against (see :func:`build_table`) and drawn first.
 
     Returns
@@ -40,16 +51,18 @@ def write_report(runs: Sequence[RunSummary], out_dir: str,
         ``{"csv", "markdown", "accuracy", "time"}`` -> path written.
     """
     rows = build_table(runs, baseline)
-    plotted = with_baseline(runs, baseline)
+    warnings = warnings_of(runs, baseline)
+    markdown = format_markdown(rows) + "".join(
+        ["\n\n## Warnings\n\n"] + [f"- {message}\n" for message in warnings] if warnings else ["\n"])
     os.makedirs(out_dir, exist_ok=True)
     paths = {"csv": os.path.join(out_dir, REPORT_CSV),
              "markdown": os.path.join(out_dir, REPORT_MD),
              "accuracy": os.path.join(out_dir, ACCURACY_PNG),
              "time": os.path.join(out_dir, TIME_PNG)}
     atomic_write(paths["csv"], format_csv(rows))
-    atomic_write(paths["markdown"], format_markdown(rows) + "\n")
-    atomic_write(paths["accuracy"], plot_accuracy(plotted, baseline))
-    atomic_write(paths["time"], plot_times(plotted, baseline))
+    atomic_write(paths["markdown"], markdown)
+    atomic_write(paths["accuracy"], plot_accuracy(runs, baseline))
+    atomic_write(paths["time"], plot_times(runs, baseline))
     return paths
 
 
@@ -64,7 +77,8 @@ def report(paths: Sequence[str], out_dir: Optional[str] = None,
     out_dir : str, optional
         Where to write; default ``<first run directory>/report``.
     baseline : str, optional
-        One run directory to compare every run against.
+        One run directory, or a folder of runs that differ only in their
+        seed, to compare every run (group) against.
 
     Returns
     -------
@@ -76,13 +90,7 @@ def report(paths: Sequence[str], out_dir: Optional[str] = None,
     if not paths:
         raise UsageError("give at least one run directory to report on")
     runs = load_runs(paths)
-    base = None
-    if baseline is not None:
-        found = find_runs(baseline)
-        if len(found) != 1:
-            raise UsageError(f"--baseline must be one run directory; {baseline} "
-                             f"holds {len(found)}: {', '.join(found)}")
-        base = load_run(found[0])
+    base = None if baseline is None else _baseline(baseline)
     out_dir = out_dir or os.path.join(runs[0].path, REPORT_DIR)
     try:
         written = write_report(runs, out_dir, base)
@@ -90,4 +98,17 @@ def report(paths: Sequence[str], out_dir: Optional[str] = None,
         raise UsageError(f"--out {out_dir}: cannot write {error.filename or 'there'} ({error.strerror}) ; give a "
                          "folder you can write to") from None
     text = format_table(build_table(runs, base))
-    return f"{text}\n\nwrote {', '.join(written.values())}", written
+    warnings = "\n".join(f"warning: {message}" for message in warnings_of(runs, base))
+    parts = [text] + ([warnings] if warnings else []) + [f"wrote {', '.join(written.values())}"]
+    return "\n\n".join(parts), written
+
+
+def _baseline(path: str) -> list[RunSummary]:
+    """The runs of ``--baseline``: one run directory, or a folder of runs of one setup (seeds)."""
+    found = load_runs([path])
+    groups = group_runs(found)
+    if len(groups) != 1:
+        raise UsageError(f"--baseline must be one run directory, or runs that differ only in their seed; {path} "
+                         f"holds runs of {len(groups)} setups: {', '.join(r.path for r in found)} ; name one run "
+                         "directory, or a folder holding the seeds of one setup")
+    return found

@@ -1,17 +1,22 @@
-"""Plots of runs (PNG bytes): accuracy against labeled examples, and where the time went."""
+"""Plots of runs (PNG bytes): accuracy against labeled examples, and where the time went.
+
+Runs that differ only in their seed are drawn as one group (see
+:func:`~svp.report.table.grouped`): their means, with error bars of one
+sample standard deviation.
+"""
 from __future__ import annotations
 
 import io
-import os
 from typing import Any, Optional, Sequence
 
+from svp.report.group import RunGroup
 from svp.report.read import RunSummary
-from svp.report.table import run_names
+from svp.report.table import Baseline, group_names, grouped
 
 
-_SEGMENTS = (("proxy training", "#4c72b0"), ("selection: inference", "#dd8452"),
-             ("selection: ranking", "#c44e52"), ("selection: other", "#937860"),
-             ("target training", "#55a868"))
+_SEGMENTS = (("proxy training", "#4c72b0", "proxy_train_time"), ("selection: inference", "#dd8452", "inference_time"),
+             ("selection: ranking", "#c44e52", "ranking_time"), ("selection: other", "#937860", "other_time"),
+             ("target training", "#55a868", "target_train_time"))
 
 
 def _figure(width: float, height: float) -> Any:
@@ -27,65 +32,92 @@ def _png(figure: Any) -> bytes:
     return buffer.getvalue()
 
 
-def _labels(runs: Sequence[RunSummary], baseline: Optional[RunSummary] = None,
-            sep: str = ": ") -> list[str]:
-    key = os.path.realpath(baseline.path) if baseline is not None else None
-    return [f"{name}{' (baseline)' if os.path.realpath(run.path) == key else ''}"
-            f"{sep}{run.description}" for run, name in zip(runs, run_names(runs))]
+def _labels(groups: Sequence[RunGroup], baseline: Optional[RunGroup] = None, sep: str = ": ") -> list[str]:
+    return [f"{name}{' (baseline)' if group is baseline else ''}"
+            f"{sep}{group.first.description}{f' (n={len(group)})' if len(group) > 1 else ''}"
+            for group, name in zip(groups, group_names(groups))]
 
 
-def _title(runs: Sequence[RunSummary], what: str) -> str:
-    datasets = sorted({run.dataset for run in runs if run.dataset})
+def _title(groups: Sequence[RunGroup], what: str) -> str:
+    datasets = sorted({run.dataset for group in groups for run in group.runs if run.dataset})
     return f"{what} ({', '.join(datasets)})" if datasets else what
 
 
-def plot_accuracy(runs: Sequence[RunSummary], baseline: Optional[RunSummary] = None) -> bytes:
-    """PNG: target (solid) and proxy (dashed) accuracy vs labeled examples."""
+def _draw_accuracy(axes: Any, group: RunGroup, role: str, color: str, style: str, marker: str) -> None:
+    stats = [(size, group.accuracy(role, size)) for size in group.sizes]
+    stats = [(size, value) for size, value in stats if value is not None]
+    if not stats:
+        return
+    sizes = [size for size, _ in stats]
+    means = [100 * value.mean for _, value in stats]
+    if len(group) == 1:
+        axes.plot(sizes, means, linestyle=style, marker=marker, color=color)
+        return
+    errors = [100 * (value.std or 0.0) for _, value in stats]
+    axes.errorbar(sizes, means, yerr=errors, linestyle=style, marker=marker, color=color, capsize=3)
+
+
+def plot_accuracy(runs: Sequence[RunSummary], baseline: Baseline = None) -> bytes:
+    """PNG: target (solid) and proxy (dashed) accuracy vs labeled examples; groups with error bars."""
     from matplotlib.lines import Line2D
 
+    groups, base = grouped(runs, baseline)
     figure, axes = _figure(8, 5)
-    colors = [f"C{i % 10}" for i in range(len(runs))]
+    colors = [f"C{i % 10}" for i in range(len(groups))]
     handles = []
-    for run, label, color in zip(runs, _labels(runs, baseline), colors):
-        for accuracy, style, marker in ((run.target_accuracy, "-", "o"),
-                                        (run.proxy_accuracy, "--", "x")):
-            if accuracy and not (style == "--" and run.shared):
-                axes.plot(list(accuracy), [100 * v for v in accuracy.values()],
-                          linestyle=style, marker=marker, color=color)
+    for group, label, color in zip(groups, _labels(groups, base), colors):
+        _draw_accuracy(axes, group, "target", color, "-", "o")
+        if not group.shared:
+            _draw_accuracy(axes, group, "proxy", color, "--", "x")
         handles.append(Line2D([], [], color=color, label=label))
     handles += [Line2D([], [], color="gray", marker="o", label="target"),
                 Line2D([], [], color="gray", linestyle="--", marker="x", label="proxy")]
+    if any(len(group) > 1 for group in groups):
+        handles.append(Line2D([], [], color="gray", marker="|", linestyle="none", markersize=10,
+                              label="± 1 sample std over seeds"))
     axes.legend(handles=handles, fontsize="small", loc="best")
     axes.set_xlabel("number of labeled examples")
     axes.set_ylabel("accuracy (%)")
-    axes.set_title(_title(runs, "Accuracy vs labeled examples"))
+    axes.set_title(_title(groups, "Accuracy vs labeled examples"))
     axes.grid(True, alpha=0.3)
     return _png(figure)
 
 
-def _time_segments(run: RunSummary) -> list[float]:
-    other = max(run.selection_time - run.inference_time - run.ranking_time, 0.0)
-    target = 0.0 if run.shared else run.target_train_time
-    return [run.proxy_train_time, run.inference_time, run.ranking_time, other, target]
+def _time_segments(run: RunSummary) -> dict[str, float]:
+    """Seconds by stage of one run (the target's none when it is the proxy)."""
+    return {"proxy_train_time": run.proxy_train_time, "inference_time": run.inference_time,
+            "ranking_time": run.ranking_time,
+            "other_time": max(run.selection_time - run.inference_time - run.ranking_time, 0.0),
+            "target_train_time": 0.0 if run.shared else run.target_train_time}
 
 
-def plot_times(runs: Sequence[RunSummary], baseline: Optional[RunSummary] = None) -> bytes:
-    """PNG: one stacked horizontal bar of seconds per run, by stage."""
-    figure, axes = _figure(8, 2.0 + 0.7 * len(runs))
-    labels = _labels(runs, baseline, sep="\n")
-    segments = [_time_segments(run) for run in runs]
-    left = [0.0] * len(runs)
-    for index, (name, color) in enumerate(_SEGMENTS):
+def _mean_segments(group: RunGroup) -> list[float]:
+    segments = [_time_segments(run) for run in group.runs]
+    return [sum(s[key] for s in segments) / len(segments) for _, _, key in _SEGMENTS]
+
+
+def plot_times(runs: Sequence[RunSummary], baseline: Baseline = None) -> bytes:
+    """PNG: one stacked horizontal bar of seconds per group (its means), by stage; error bars on totals."""
+    groups, base = grouped(runs, baseline)
+    figure, axes = _figure(8, 2.0 + 0.7 * len(groups))
+    labels = _labels(groups, base, sep="\n")
+    segments = [_mean_segments(group) for group in groups]
+    left = [0.0] * len(groups)
+    for index, (name, color, _) in enumerate(_SEGMENTS):
         widths = [s[index] for s in segments]
         if not any(widths):
             continue
         axes.barh(labels, widths, left=left, color=color, label=name)
         left = [a + b for a, b in zip(left, widths)]
-    for y, total in enumerate(left):
-        axes.annotate(f" {total:.1f} s", (total, y), va="center", fontsize="small")
+    for y, (group, total) in enumerate(zip(groups, left)):
+        spread = group.seconds("total_time").std
+        if spread is not None:
+            axes.errorbar([total], [y], xerr=[spread], fmt="none", ecolor="black", capsize=4)
+        text = f" {total:.1f} s" + ("" if spread is None else f" ± {spread:.1f}")
+        axes.annotate(text, (total + (spread or 0.0), y), va="center", fontsize="small")
     axes.invert_yaxis()  # first run on top
-    axes.margins(x=0.15)
+    axes.margins(x=0.25 if any(len(group) > 1 for group in groups) else 0.15)  # room for "± spread"
     axes.set_xlabel("seconds")
-    axes.set_title(_title(runs, "Time per stage"))
+    axes.set_title(_title(groups, "Time per stage"))
     figure.legend(fontsize="small", loc="outside lower center", ncols=5)
     return _png(figure)

@@ -92,6 +92,17 @@ class RunSummary:
     accuracy_split : str
         Which split the accuracies come from: "test", "dev", "test+dev"
         (mixed) or "" (none recorded).
+    proxy_train_accuracy, target_train_accuracy : dict of int to float
+        Accuracy (fraction) on the training set itself, by labeled size, where recorded.
+    target_steps : dict of int to int
+        Optimizer steps of each target training, where recorded (runs
+        before the ``steps`` column, and the original's, have none).
+    seed : int or None
+        The run's seed, from ``config.json``.
+    setup : str
+        ``config.json`` without the seed and the options that do not change
+        results (:data:`NOT_RESULTS`), as canonical JSON: runs with equal
+        ``setup`` differ only in their seed (see :func:`svp.report.group_runs`).
     """
 
     path: str
@@ -110,6 +121,11 @@ class RunSummary:
     target_train_time: float
     shared: bool = False
     accuracy_split: str = "test"
+    proxy_train_accuracy: dict[int, float] = field(default_factory=dict)
+    target_train_accuracy: dict[int, float] = field(default_factory=dict)
+    target_steps: dict[int, int] = field(default_factory=dict)
+    seed: Optional[int] = None
+    setup: str = ""
 
     @property
     def name(self) -> str:
@@ -133,6 +149,8 @@ class RunSummary:
 @dataclass
 class _Trainings:
     accuracy: dict[int, float] = field(default_factory=dict)
+    train_accuracy: dict[int, float] = field(default_factory=dict)
+    steps: dict[int, int] = field(default_factory=dict)
     train_time: float = 0.0
     splits: set = field(default_factory=set)
     sizes: set = field(default_factory=set)  # every training's, measured or not
@@ -225,6 +243,10 @@ def _read_trainings(path: str) -> _Trainings:
             if accuracy is not None:
                 result.accuracy[size] = accuracy / scale  # a later row wins
                 result.splits.add(split)
+            if accuracies["train_accuracy"] is not None:
+                result.train_accuracy[size] = accuracies["train_accuracy"] / scale
+            if (row.get("steps") or "").strip():
+                result.steps[size] = int(float(row["steps"]))
             result.train_time += parse_seconds(row.get("train_time"))
     except ValueError as error:
         raise UsageError(f"{path}: bad value: {error}") from error
@@ -257,6 +279,39 @@ def _read_config(run_dir: str) -> dict:
     if not isinstance(config, dict):
         raise UsageError(f"{path} does not hold a JSON object")
     return config
+
+
+#: Options of config.json that do not change a run's results (where it ran, how it logged, which
+#: files it kept), with the seed: runs that differ in these only are seeds of one setup. Dotted
+#: paths into ours (nested) and names of the original's (flat).
+NOT_RESULTS = frozenset({
+    "runtime.seed", "runtime.run_dir", "runtime.resume", "runtime.quiet", "runtime.cuda", "runtime.devices",
+    "runtime.checkpoint", "data.datasets_dir", "data.num_workers", "data.eval_num_workers", "versions", "device",
+    "seed", "run_dir", "timestamp", "local_timestamp", "cuda", "device_ids", "datasets_dir", "num_workers",
+    "eval_num_workers", "checkpoint",
+})
+
+
+def _without(values: dict, skip: frozenset, prefix: str = "") -> dict:
+    """``values`` less the (dotted) paths in ``skip``, at any depth."""
+    kept = {}
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        if path in skip:
+            continue
+        kept[key] = _without(value, skip, f"{path}.") if isinstance(value, dict) else value
+    return kept
+
+
+def _setup(config: dict) -> str:
+    """What runs of one setup share: the config without :data:`NOT_RESULTS`, as canonical JSON."""
+    return json.dumps(_without(config, NOT_RESULTS), sort_keys=True, default=str)
+
+
+def _seed(config: dict) -> Optional[int]:
+    seed = (config.get("runtime") or {}).get("seed") if isinstance(config.get("runtime"), dict) else None
+    seed = config.get("seed") if seed is None else seed
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
 
 
 def _same_model(config: dict) -> bool:
@@ -381,7 +436,10 @@ def load_run(path: str) -> RunSummary:
         proxy_train_time=proxy.train_time, inference_time=inference,
         ranking_time=ranking, selection_time=selection,
         target_train_time=target.train_time, shared=shared,
-        accuracy_split="+".join(sorted(splits, reverse=True)))
+        accuracy_split="+".join(sorted(splits, reverse=True)),
+        proxy_train_accuracy=dict(sorted(proxy.train_accuracy.items())),
+        target_train_accuracy=dict(sorted(target.train_accuracy.items())),
+        target_steps=dict(sorted(target.steps.items())), seed=_seed(config), setup=_setup(config))
 
 
 def find_runs(path: str) -> list[str]:

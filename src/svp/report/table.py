@@ -1,16 +1,24 @@
-"""Tables of runs: one row per run and number of labeled examples, as text, markdown or CSV.
+"""Tables of runs: one row per group of runs and number of labeled examples, as text, markdown or CSV.
 
-Accuracies are shown in percent, times in seconds; with a baseline, each
-run's speed-ups and accuracy difference against it (see :func:`compare`).
+Runs that differ only in their seed are one group (:mod:`svp.report.group`):
+its row holds means, with ``<column>_std`` (sample standard deviation,
+ddof=1) and ``n`` beside them; text and markdown show ``mean ± std``. A
+group of one shows its values as a single run always did. Accuracies are
+shown in percent, times in seconds; with a baseline, each group's speed-ups
+and accuracy difference against it (see :func:`compare`).
 """
 from __future__ import annotations
 
 import csv
 import io
+import math
 import os
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, Union
 
+from svp.report.group import RunGroup, Stat, as_group, group_runs
 from svp.report.read import RunSummary, load_run, selection_seconds
+from svp.report.underfit import underfit_warnings
+from svp.rundir import CONFIG
 
 #: Columns of :func:`build_table` rows, in order (baseline columns last).
 COLUMNS = (
@@ -18,11 +26,24 @@ COLUMNS = (
     "proxy_acc_pct", "target_acc_pct", "proxy_train_s", "inference_s",
     "ranking_s", "selection_s", "target_train_s", "total_s",
 )
+#: Columns whose values are means over the runs of a group (and have a ``<column>_std``).
+MEAN_COLUMNS = ("proxy_acc_pct", "target_acc_pct", "proxy_train_s", "inference_s", "ranking_s",
+                "selection_s", "target_train_s", "total_s")
+#: Columns added when some group holds more than one run (after :data:`COLUMNS`): its size, seeds and
+#: run names, the sample standard deviation of every mean, and how many runs each accuracy comes from.
+GROUP_COLUMNS = (("n", "seeds", "runs") + tuple(f"{c}_std" for c in MEAN_COLUMNS)
+                 + ("proxy_acc_pct_n", "target_acc_pct_n"))
 BASELINE_COLUMNS = ("selection_speedup", "total_speedup", "acc_diff_pts", "acc_diff_at")
+#: The spreads of the comparisons, added with :data:`GROUP_COLUMNS` when there is a baseline.
+BASELINE_GROUP_COLUMNS = ("selection_speedup_std", "total_speedup_std", "acc_diff_pts_std")
 #: Columns that hold one value per run (repeated on each of its rows).
-RUN_COLUMNS = tuple(c for c in COLUMNS if c not in
-                    ("nexamples", "proxy_acc_pct", "target_acc_pct")) + BASELINE_COLUMNS
-
+RUN_COLUMNS = tuple(c for c in COLUMNS + GROUP_COLUMNS if c not in
+                    ("nexamples", "proxy_acc_pct", "target_acc_pct", "proxy_acc_pct_std",
+                     "target_acc_pct_std", "proxy_acc_pct_n", "target_acc_pct_n")
+                    ) + BASELINE_COLUMNS + BASELINE_GROUP_COLUMNS
+_TIMES = {"proxy_train_s": "proxy_train_time", "inference_s": "inference_time", "ranking_s": "ranking_time",
+          "selection_s": "selection_time", "target_train_s": "target_train_time", "total_s": "total_time"}
+Baseline = Union[RunSummary, RunGroup, Sequence[RunSummary], None]
 
 
 def run_names(runs: Sequence[RunSummary]) -> list[str]:
@@ -35,23 +56,43 @@ def run_names(runs: Sequence[RunSummary]) -> list[str]:
     return [os.path.relpath(p, os.path.dirname(common)) for p in paths]
 
 
-def with_baseline(runs: Sequence[RunSummary],
-                   baseline: Optional[RunSummary]) -> list[RunSummary]:
-    """``runs`` with the baseline first when it is not among them."""
+def group_names(groups: Sequence[RunGroup]) -> list[str]:
+    """The name of each group's first run, with ``(+k)`` for the k other runs of a group."""
+    return [name if len(group) == 1 else f"{name} (+{len(group) - 1})"
+            for group, name in zip(groups, run_names([g.first for g in groups]))]
+
+
+def grouped(runs: Sequence[RunSummary], baseline: Baseline = None) -> tuple[list[RunGroup], Optional[RunGroup]]:
+    """The groups of ``runs`` (see :func:`group_runs`) and the baseline's group among them.
+
+    The baseline (one run, or runs of one setup) joins the runs of its setup
+    in ``runs``; with none of its setup there, its group comes first.
+    """
     if baseline is None:
-        return list(runs)
-    key = os.path.realpath(baseline.path)
-    if any(os.path.realpath(run.path) == key for run in runs):
-        return list(runs)
-    return [baseline, *runs]
+        return group_runs(runs), None
+    base_runs = list(as_group(baseline).runs)
+    groups = group_runs([*runs, *base_runs])
+    setup = base_runs[0].setup
+    base = next(g for g in groups if g.first.setup == setup)
+    if not any(run.setup == setup for run in runs):
+        groups = [base] + [g for g in groups if g is not base]
+    return groups, base
 
 
-def _ratio(numerator: float, denominator: float) -> Optional[float]:
-    return numerator / denominator if denominator > 0 else None
+def _ratio(numerator: Stat, denominator: Stat) -> tuple[Optional[float], Optional[float]]:
+    """numerator / denominator (None when the denominator is 0), and its first-order spread."""
+    if denominator.mean <= 0:
+        return None, None
+    ratio = numerator.mean / denominator.mean
+    if numerator.std is None and denominator.std is None:
+        return ratio, None
+    relative = [(s.std or 0.0) / s.mean if s.mean else 0.0 for s in (numerator, denominator)]
+    return ratio, ratio * math.hypot(*relative)
 
 
-def compare(run: RunSummary, baseline: RunSummary) -> dict[str, Optional[float]]:
-    """Speed-ups (baseline / run) and accuracy difference vs a baseline.
+def compare(run: Union[RunSummary, RunGroup],
+            baseline: Union[RunSummary, RunGroup]) -> dict[str, Optional[float]]:
+    """Speed-ups (baseline / run) and accuracy difference vs a baseline; groups by their means.
 
     Returns
     -------
@@ -59,70 +100,109 @@ def compare(run: RunSummary, baseline: RunSummary) -> dict[str, Optional[float]]
         ``selection_speedup`` and ``total_speedup`` (None when the run's time
         is 0), ``acc_diff_pts`` (run - baseline target accuracy, in percent
         points) at ``acc_diff_at``, the largest size where both have a target
-        accuracy (both None when there is no such size).
+        accuracy (both None when there is no such size). With ``_std``: their
+        spread, the two groups' sample standard deviations combined as for
+        independent runs (relative ones for the ratios, to first order); None
+        when both are single runs.
     """
-    common = set(run.target_accuracy) & set(baseline.target_accuracy)
+    run, baseline = as_group(run), as_group(baseline)
+    values: dict[str, Optional[float]] = {}
+    for key, what in (("selection_speedup", "selection_time"), ("total_speedup", "total_time")):
+        values[key], values[f"{key}_std"] = _ratio(baseline.seconds(what), run.seconds(what))
+    common = [size for size in set(run.sizes) & set(baseline.sizes)
+              if run.accuracy("target", size) and baseline.accuracy("target", size)]
     at = max(common) if common else None
-    diff = None if at is None else 100.0 * (
-        run.target_accuracy[at] - baseline.target_accuracy[at])
-    return {"selection_speedup": _ratio(baseline.selection_time, run.selection_time),
-            "total_speedup": _ratio(baseline.total_time, run.total_time),
-            "acc_diff_pts": diff, "acc_diff_at": at}
+    diff = spread = None
+    if at is not None:
+        ours, theirs = run.accuracy("target", at), baseline.accuracy("target", at)
+        diff = 100.0 * (ours.mean - theirs.mean)
+        if ours.std is not None or theirs.std is not None:
+            spread = 100.0 * math.hypot(ours.std or 0.0, theirs.std or 0.0)
+    values.update(acc_diff_pts=diff, acc_diff_pts_std=spread, acc_diff_at=at)
+    return values
 
 
-def _percent(accuracies: dict[int, float], size: int) -> Optional[float]:
-    value = accuracies.get(size)
-    return None if value is None else 100.0 * value
+def _scaled(value: Optional[Stat], column: str, scale: float = 1.0) -> dict[str, Any]:
+    """``column``, ``column_std`` (and ``column_n`` for accuracies) of a Stat, times ``scale``."""
+    if value is None:
+        return {column: None, f"{column}_std": None, f"{column}_n": 0}
+    std = None if value.std is None else scale * value.std
+    return {column: scale * value.mean, f"{column}_std": std, f"{column}_n": value.n}
 
 
-def _run_rows(run: RunSummary, name: str) -> list[dict[str, Any]]:
-    """One row per labeled size of a run (one row with no size if it has none)."""
-    fixed = {"run": name, "dataset": run.dataset, "workflow": run.workflow,
-             "proxy": run.proxy_arch, "target": run.target_arch, "method": run.method}
-    times = {"proxy_train_s": run.proxy_train_time, "inference_s": run.inference_time,
-             "ranking_s": run.ranking_time, "selection_s": run.selection_time,
-             "target_train_s": None if run.shared else run.target_train_time,
-             "total_s": run.total_time}
+def _group_rows(group: RunGroup, name: str) -> list[dict[str, Any]]:
+    """One row per labeled size of a group (one row with no size if it has none)."""
+    run = group.first
+    fixed = {"run": name, "dataset": run.dataset, "workflow": run.workflow, "proxy": run.proxy_arch,
+             "target": run.target_arch, "method": run.method, "n": len(group),
+             "seeds": " ".join("-" if seed is None else str(seed) for seed in group.seeds),
+             "runs": " ".join(r.name for r in group.runs)}
+    for column, what in _TIMES.items():
+        if not (column == "target_train_s" and group.shared):
+            fixed.update(_scaled(group.seconds(what), column))
     rows = []
-    for size in run.sizes or [None]:
-        rows.append({**fixed, "nexamples": size,
-                     "proxy_acc_pct": _percent(run.proxy_accuracy, size),
-                     "target_acc_pct": _percent(run.target_accuracy, size), **times})
+    for size in group.sizes or [None]:
+        row = {**fixed, "nexamples": size}
+        for role in ("proxy", "target"):
+            row.update(_scaled(group.accuracy(role, size), f"{role}_acc_pct", 100.0))
+        rows.append(row)
     return rows
 
 
-def build_table(runs: Sequence[RunSummary],
-                baseline: Optional[RunSummary] = None) -> list[dict[str, Any]]:
-    """A long-format table: one row per run and number of labeled examples.
+def _table_columns(groups: Sequence[RunGroup], baseline: Optional[RunGroup]) -> list[str]:
+    many = any(len(group) > 1 for group in groups)
+    columns = list(COLUMNS) + (list(GROUP_COLUMNS) if many else [])
+    if baseline is not None:
+        columns += list(BASELINE_COLUMNS) + (list(BASELINE_GROUP_COLUMNS) if many else [])
+    return columns
+
+
+def build_table(runs: Sequence[RunSummary], baseline: Baseline = None) -> list[dict[str, Any]]:
+    """A long-format table: one row per group of runs (see :func:`grouped`) and number of labeled examples.
 
     Parameters
     ----------
     runs : sequence of RunSummary
-    baseline : RunSummary, optional
+        Runs that differ only in their seed are one group: its values are
+        means over its runs.
+    baseline : RunSummary or runs of one setup, optional
         Adds :data:`BASELINE_COLUMNS` (see :func:`compare`) to every row, and
         the baseline's own rows first when it is not among ``runs``.
 
     Returns
     -------
     list of dict
-        Keys :data:`COLUMNS` (+ :data:`BASELINE_COLUMNS`). Accuracies are in
-        percent, times in seconds; the run-level columns
-        (:data:`RUN_COLUMNS`) repeat on each row of a run. Missing values
+        Keys :data:`COLUMNS` (+ :data:`GROUP_COLUMNS` when a group holds more
+        than one run) (+ :data:`BASELINE_COLUMNS`, + :data:`BASELINE_GROUP_COLUMNS`).
+        Accuracies are in percent, times in seconds; the run-level columns
+        (:data:`RUN_COLUMNS`) repeat on each row of a group. Missing values
         are None; ``target_train_s`` is None when the target is the proxy
         (trained once, counted in ``proxy_train_s``), so that
         ``total_s = proxy_train_s + selection_s + target_train_s`` always.
     """
-    runs = with_baseline(runs, baseline)
+    groups, base = grouped(runs, baseline)
+    columns = _table_columns(groups, base)
     rows = []
-    for run, name in zip(runs, run_names(runs)):
-        extra = compare(run, baseline) if baseline is not None else {}
-        rows.extend({**row, **extra} for row in _run_rows(run, name))
+    for group, name in zip(groups, group_names(groups)):
+        extra = compare(group, base) if base is not None else {}
+        rows.extend({c: {**row, **extra}.get(c) for c in columns} for row in _group_rows(group, name))
     return rows
 
 
 def _columns(rows: Sequence[dict[str, Any]]) -> list[str]:
-    has_baseline = any(c in row for row in rows for c in BASELINE_COLUMNS)
-    return list(COLUMNS) + (list(BASELINE_COLUMNS) if has_baseline else [])
+    """Columns to show: the rows', with a group's spreads and counts folded into the cells of its means."""
+    if not rows:
+        return list(COLUMNS)
+    hidden = set(GROUP_COLUMNS) | set(BASELINE_GROUP_COLUMNS)
+    shown = [c for c in rows[0] if c not in hidden]
+    if "n" in rows[0]:
+        shown.insert(1, "n")
+    return shown
+
+
+def _percent(accuracies: dict[int, float], size: int) -> Optional[float]:
+    value = accuracies.get(size)
+    return None if value is None else 100.0 * value
 
 
 def _cell(column: str, value: Any) -> str:
@@ -140,15 +220,43 @@ def _cell(column: str, value: Any) -> str:
     return str(value)
 
 
+def _shown(column: str, row: dict[str, Any]) -> str:
+    """A cell: ``mean ± std`` for a group, with ``[k]`` when only k of its n runs have the value."""
+    text = _cell(column, row.get(column))
+    std = row.get(f"{column}_std")
+    if std is not None and row.get(column) is not None:
+        text += f" ± {std:.2f}"
+    count, n = row.get(f"{column}_n"), row.get("n")
+    if count and n and count < n:
+        text += f" [{count}]"
+    return text
+
+
 def _display_cells(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> list[list[str]]:
     """Cells to show; run-level values are shown on a run's first row only."""
     cells, previous = [], None
     for row in rows:
         first = row["run"] != previous
         previous = row["run"]
-        cells.append(["" if not first and c in RUN_COLUMNS else _cell(c, row.get(c))
-                      for c in columns])
+        cells.append(["" if not first and c in RUN_COLUMNS else _shown(c, row) for c in columns])
     return cells
+
+
+def table_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """What a grouped table's ``n``, ``±`` and ``[k]`` mean, and the seeds and runs of each group."""
+    if not rows or "n" not in rows[0]:
+        return []
+    notes = [f"n: runs whose {CONFIG} differs only in the seed (or in options that do not change results); "
+             "a ± b: their mean ± sample standard deviation (ddof=1); [k]: from the k of the n runs that have it"]
+    if "acc_diff_pts_std" in rows[0]:
+        notes.append("± of speed-ups and accuracy differences: both groups' standard deviations combined as for "
+                     "independent runs (relative ones, to first order, for speed-ups)")
+    seen = set()
+    for row in rows:
+        if row["n"] > 1 and row["run"] not in seen:
+            seen.add(row["run"])
+            notes.append(f"{row['run']}: seeds {row['seeds']} (runs {row['runs']})")
+    return notes
 
 
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
@@ -173,7 +281,8 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
 
     heading = ["  ".join(f"{c}: {rows[0][c]}" for c in constant)] if constant else []
     body = [line(columns), line(["-" * w for w in widths])]
-    return "\n".join(heading + body + [line(r) for r in cells])
+    notes = table_notes(rows)
+    return "\n".join(heading + body + [line(r) for r in cells] + ([""] + notes if notes else []))
 
 
 def format_markdown(rows: Sequence[dict[str, Any]]) -> str:
@@ -185,7 +294,8 @@ def format_markdown(rows: Sequence[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(columns) + " |",
              "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in cells]
-    return "\n".join(lines)
+    notes = table_notes(rows)
+    return "\n".join(lines + ([""] + [f"- {note}" for note in notes] if notes else []))
 
 
 def _csv_value(value: Any) -> Any:
@@ -197,8 +307,8 @@ def _csv_value(value: Any) -> Any:
 
 
 def format_csv(rows: Sequence[dict[str, Any]]) -> str:
-    """CSV text of :func:`build_table` rows (every value on every row)."""
-    columns = _columns(rows)
+    """CSV text of :func:`build_table` rows (every column, every value on every row)."""
+    columns = list(rows[0]) if rows else list(COLUMNS)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
@@ -211,7 +321,9 @@ def run_summary(path: str | os.PathLike) -> str:
     """The short table a workflow prints at its end: one line per labeled size.
 
     Columns: labeled examples, proxy accuracy, seconds of the selection that
-    produced this labeled set (inference + ranking), target accuracy.
+    produced this labeled set (inference + ranking), target accuracy; then a
+    warning for each target that fitted its training set poorly
+    (:func:`~svp.report.underfit.underfit_warnings`).
     """
     run = load_run(str(path))
     seconds = selection_seconds(str(path))
@@ -225,4 +337,4 @@ def run_summary(path: str | os.PathLike) -> str:
     cells = [[_cell(c, row[c]) for c in columns] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     lines = ["  ".join(v.rjust(w) for v, w in zip(values, widths)) for values in [columns] + cells]
-    return "\n".join([head] + lines)
+    return "\n".join([head] + lines + [f"warning: {message}" for message in underfit_warnings(run)])
