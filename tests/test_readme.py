@@ -62,3 +62,29 @@ def test_the_python_example(workdir, capsys):
         exec(compile(block, "README.md", "exec"), {})
     run = Path(capsys.readouterr().out.strip())
     assert (workdir / run / "target.csv").is_file() and run.parent == Path("runs")
+
+
+def test_the_labeling_walkthrough(workdir):
+    """Label your own data: ask, answer (file names tell the class), go on, train the target."""
+    svp = Path(sys.executable).parent / "svp"
+    if not svp.exists() and shutil.which("svp") is None:
+        pytest.skip("the svp command is not installed (pip install -e .)")
+    rng = np.random.default_rng(1)
+    for name in ("cat", "dog"):
+        (workdir / "photos" / "train" / name).mkdir(parents=True)
+    (workdir / "photos" / "unlabeled").mkdir()
+    for i in range(40):
+        name = ("cat", "dog")[i % 2]
+        pixels = rng.integers(0, 100, (32, 32, 3)) + (120 if name == "dog" else 0)
+        Image.fromarray(pixels.astype(np.uint8)).save(workdir / "photos" / "unlabeled" / f"{name}_{i:02}.png")
+    env = {**os.environ, "PATH": f"{svp.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    block = _blocks("Label your own data", "bash")[0]
+    result = subprocess.run(["bash", "-e", "-c", block], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = (workdir / "runs").iterdir()
+    asked = {row.split(",")[1]: row.split(",")[2] for row in (run / "query_1.csv").read_text().splitlines()[1:]}
+    labels = [line.split(",") for line in (run / "labels.csv").read_text().splitlines()[1:]]
+    assert len(labels) == 10  # of the 12 asked: the person left two unanswered
+    assert all(asked[index].startswith(f"unlabeled/{label}_") for index, label, _ in labels)
+    assert "question 2: label the 12 examples" in result.stdout
+    assert (run / "query_2.csv").is_file() and (run / "target.csv").read_text().count("\n") == 2
