@@ -6,7 +6,10 @@ working)::
     RUN_DIR/<timestamp>/config.json, proxy.csv, target.csv, selection.csv,
                         initial_subset_<n>.index, dev.index, selected.index,
                         proxy/<n>/labeled_<n>.index, target/<n>/labeled_<n>.index,
-                        <role>/<n>/checkpoint_best_model.t7 (and checkpoint_<epoch>.t7)
+                        <role>/<n>/checkpoint_best_model.t7 (and checkpoint_<epoch>.t7),
+                        proxy/<n>/predictions.npz (the classes a proxy predicted for the pool it scored)
+    `svp query` adds:   query_<r>.csv, query_<r>.index (the question of round r), labels.csv (the answers),
+                        query_<r>.label-studio.json and label-studio.xml (with --format label-studio)
 
 This module is the only one that spells these names (a test checks it):
 workflows, replay, resume and report import them from here.

@@ -181,3 +181,18 @@ def test_a_torch_dataset_through_from_torch(registry, tmp_path):
     assert float(target["test_accuracy"]) > 0.5  # three clusters; chance is 1/3
     with pytest.raises(UsageError, match="an item's input is list"):
         from_torch([([0.0], 1), ([1.0], 0)])
+
+
+def test_class_names_for_arrays_nobody_has_labeled_yet(tmp_path):
+    x, _ = _images(30)
+    np.save(tmp_path / "unlabeled.npy", x)
+    data = open_dataset(DataConfig(dataset=str(tmp_path / "unlabeled.npy"), classes=("cat", "dog", "fox")))
+    assert (data.num_classes, data.classes) == (3, ["cat", "dog", "fox"])
+    assert (data.targets("train") == -1).all()
+    np.savez(tmp_path / "some.npz", x=x, y=np.array([2] + [-1] * 29))
+    with pytest.raises(UsageError, match=r"label 2 is beyond the 2 classes --class names \(labels 0..1\)"):
+        open_dataset(DataConfig(dataset=str(tmp_path / "some.npz"), classes=("cat", "dog")))
+    for classes, message in ((("cat",), "names one class"), (("cat", "cat"), "--class cat is given twice"),
+                             (("cat", " "), "is not a list of class names")):
+        with pytest.raises(UsageError, match=message):
+            DataConfig(dataset="x.npz", classes=classes)

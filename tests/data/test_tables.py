@@ -104,3 +104,16 @@ def test_jsonl_rows_without_the_text_are_named(tmp_path):
     path.write_text('{"text": "fine", "label": "a"}\n[1, 2]\n')
     with pytest.raises(UsageError, match="line 2 is not a JSON object"):
         open_dataset(DataConfig(dataset=str(path)))
+
+
+def test_class_names_for_a_table_nobody_has_labeled_yet(tmp_path):
+    path = _csv(tmp_path / "reviews.csv", [(text, "") for text, _ in _rows(10)])
+    with pytest.raises(UsageError, match="no example has a label, so the classes are not known ; name them with"):
+        open_dataset(DataConfig(dataset=str(path), text_column="review", label_column="sentiment"))
+    data = open_dataset(DataConfig(dataset=str(path), text_column="review", label_column="sentiment",
+                                   classes=("pos", "neg")))
+    assert data.classes == ["pos", "neg"] and (data.targets("train") == -1).all()  # the order given
+    labeled = _csv(tmp_path / "labeled.csv", _rows(10))
+    with pytest.raises(UsageError, match="label 'neg' is not one of the --class names"):
+        open_dataset(DataConfig(dataset=str(labeled), text_column="review", label_column="sentiment",
+                                classes=("pos", "other")))

@@ -6,7 +6,6 @@ svp sees is a dataset whose training labels are all -1 (or some known).
 from __future__ import annotations
 
 import csv
-import json
 import signal
 import subprocess
 import sys
@@ -168,6 +167,16 @@ def test_an_answer_may_not_contradict_a_recorded_label(blobs, tmp_path, capsys):
     assert f"late.csv:2: index {index} is labeled {truth[index]} already, not {wrong}" in err
     assert go_on(run, first) == 0  # the same answers again change nothing
     assert len(rows(run / "labels.csv")) == 20 and rundir.query_rounds(run) == [1, 2]
+    labels = run / "labels.csv"
+    text = labels.read_text()
+    labels.write_text(text + text.splitlines()[1] + "\n")  # a row copied by hand
+    with pytest.raises(SystemExit):
+        query("--resume", str(run), "--no-cuda", "--quiet")
+    assert "labels.csv labels an example twice ; restore the file" in capsys.readouterr().err
+    labels.write_text(text.replace(f"\n{index},", "\n299999,", 1))
+    with pytest.raises(SystemExit):
+        query("--resume", str(run), "--no-cuda", "--quiet")
+    assert "labels.csv labels example 299999, which is not an unlabeled example" in capsys.readouterr().err
 
 
 def svp(args: list[str], kill_at: str | None = None) -> subprocess.CompletedProcess:
@@ -254,3 +263,11 @@ def test_a_question_without_a_run_and_a_dataset_without_unknowns_are_refused(blo
             query(*args, "--run-dir", str(tmp_path), *MODEL)
         assert exit_.value.code == 2 and message in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_a_report_of_a_query_run_shows_no_target_it_did_not_train(three_rounds, tmp_path):
+    from svp.report import load_run
+
+    summary = load_run(str(three_rounds))
+    assert summary.workflow == "query" and summary.sizes == SIZES
+    assert summary.target_accuracy == {}  # proxy and target are alike here, yet no target was trained

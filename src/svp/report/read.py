@@ -315,7 +315,12 @@ def _seed(config: dict) -> Optional[int]:
 
 
 def _same_model(config: dict) -> bool:
-    """Whether the config trains proxy and target alike (no target.csv needed)."""
+    """Whether the config trains proxy and target alike (no target.csv needed).
+
+    Not in the labeling loop: there the target trains only when asked to (``--train-target``).
+    """
+    if config.get("workflow") == "query":
+        return False
     if isinstance(config.get("target"), dict) and isinstance(config.get("proxy"), dict):
         strip = {"eval_batch_size": None}
         return {**config["target"], **strip} == {**config["proxy"], **strip}

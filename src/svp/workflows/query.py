@@ -55,6 +55,7 @@ def run_query(config: QueryConfig) -> Path:
     with open_run(config, validate_query) as ctx:
         known = ctx.pool[ctx.data.targets("train")[ctx.pool] != UNKNOWN]  # labeled in the dataset itself
         given = answer_files.read_labels(ctx.run, class_names(ctx.data))
+        _check_recorded(ctx, given)
         if config.labels is not None:
             given = record_answers(ctx, Path(config.labels), given)
         _show_labels(ctx, given)
@@ -64,6 +65,18 @@ def run_query(config: QueryConfig) -> Path:
         run_loop(ctx, person, known, lambda round_, labeled: _question_size(ctx, config, labeled),
                  config.first_question, lambda size: config.train_target and size == final_size)
     return ctx.run
+
+
+def _check_recorded(ctx: Context, given: "answer_files.Labels") -> None:
+    """labels.csv names pool examples the dataset does not label, each once (it is a file a person may edit)."""
+    path = ctx.path(rundir.LABELS_CSV)
+    unknown = ctx.data.targets("train") == UNKNOWN
+    outside = [int(i) for i in given.indices if not (0 <= i < len(unknown) and unknown[i])]
+    if outside:
+        raise UsageError(f"{path} labels example {outside[0]}, which is not an unlabeled example of "
+                         f"{ctx.config.data.dataset} ; restore the file")
+    if len(np.unique(given.indices)) != len(given.indices):
+        raise UsageError(f"{path} labels an example twice ; restore the file (one row per example)")
 
 
 def _question_size(ctx: Context, config: QueryConfig, labeled: np.ndarray) -> Optional[int]:
@@ -159,8 +172,8 @@ def instructions(run: Path) -> str:
     question = rundir.query_file(run, last, "csv")
     asked = len(rundir.load_index(rundir.query_file(run, last, "index")))
     answered = last in answer_files.read_labels(run, None).by_round()
-    if answered:
-        lines.append(f"question {last} is answered: svp query --resume {run} trains on its labels and asks the next")
+    if answered:  # a call asks again whenever it can: only an exhausted pool leaves the last question answered
+        lines.append(f"question {last} is answered and nothing is left to ask: every example of the pool is labeled")
         return "\n".join(lines)
     tasks = rundir.query_file(run, last, "tasks")
     lines.append(f"question {last}: label the {asked} examples listed in {question}"
