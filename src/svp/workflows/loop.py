@@ -69,7 +69,8 @@ class Annotator(ABC):
 
     @abstractmethod
     def answered(self, ctx: Context, round_: int, picked: np.ndarray) -> Optional[np.ndarray]:
-        """The examples of ``picked`` that have their label now, in ``picked``'s order; None while waiting."""
+        """The examples labeled in answer to round ``round_`` (``picked``, the question, or part of it; a person
+        may also answer an earlier question late), in the order to add them; None while waiting."""
 
 
 #: (round, labeled set) -> how many examples the round asks for, or None: no more questions

@@ -27,6 +27,7 @@ from svp.errors import UsageError
 from svp.learners import learner_kind
 from svp.selection import METHODS
 from svp.workflows import answers as answer_files
+from svp.workflows.answers import Labels
 from svp.workflows import label_studio
 from svp.workflows.context import Context
 from svp.workflows.loop import Annotator, Question, run_loop, unlabeled_pool
@@ -67,7 +68,7 @@ def run_query(config: QueryConfig) -> Path:
     return ctx.run
 
 
-def _check_recorded(ctx: Context, given: "answer_files.Labels") -> None:
+def _check_recorded(ctx: Context, given: Labels) -> None:
     """labels.csv names pool examples the dataset does not label, each once (it is a file a person may edit)."""
     path = ctx.path(rundir.LABELS_CSV)
     unknown = ctx.data.targets("train") == UNKNOWN
@@ -85,7 +86,7 @@ def _question_size(ctx: Context, config: QueryConfig, labeled: np.ndarray) -> Op
     return min(config.budget, left) or None
 
 
-def _show_labels(ctx: Context, given: "answer_files.Labels") -> None:
+def _show_labels(ctx: Context, given: Labels) -> None:
     """Let the learners see the labels people gave (the dataset's own stay as they are)."""
     if not len(given.indices):
         return
@@ -95,7 +96,7 @@ def _show_labels(ctx: Context, given: "answer_files.Labels") -> None:
                                             data=relabeled(ctx.proxy_env.data, given.indices, given.labels))
 
 
-def record_answers(ctx: Context, path: Path, given: "answer_files.Labels") -> "answer_files.Labels":
+def record_answers(ctx: Context, path: Path, given: Labels) -> Labels:
     """Check the answers in ``path`` against the questions asked, and add the new ones to labels.csv."""
     rounds = rundir.query_rounds(ctx.run)
     if not rounds:
