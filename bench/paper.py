@@ -1,6 +1,7 @@
 """The paper's findings as a standing experiment: does a cheap proxy select (nearly) as well as the target?
 
     python -m bench.paper [--seeds 0 1 2] [--run-dir runs/paper] [--scale fashion|cifar10] [--only PART ...]
+        [--threads N]
 
 Parts (each one svp run directory per configuration and seed, made by the
 real commands, which are printed; a rerun with the same ``--run-dir`` skips
@@ -22,6 +23,8 @@ Scales: ``fashion`` (Fashion-MNIST, the demo's proxy and target, for a CPU)
 and ``cifar10`` (the paper's ResNet20 proxies for a ResNet164 target, for a
 GPU). The tables go to ``RUN_DIR/paper.md``; every part's runs are also
 reported by ``svp report`` (seed groups, mean ± std) in ``RUN_DIR/<part>/report``.
+Seeds may run in parallel (one process per ``--seeds K``, same ``--run-dir``);
+a last call with every seed, all finished, then writes the tables.
 """
 from __future__ import annotations
 
@@ -185,15 +188,16 @@ def run_agreement(root: Path, scale: Scale, seeds: Sequence[int], self_runs: Seq
     The pool and labeled set are those of the target's own run (it selected
     for itself); each proxy is trained on the same labeled set.
     """
-    cache = root / "agreement" / "results.json"
-    results = json.loads(cache.read_text()) if cache.exists() else {}
+    results = {}
     for seed, run in zip(seeds, self_runs):
+        cache = root / "agreement" / f"seed{seed}.json"  # one file per seed: seeds may run in parallel processes
+        done = json.loads(cache.read_text()) if cache.exists() else {}
         for name, proxy in scale.proxies.items():
-            key = f"{name}|{seed}"
-            if key not in results:
-                results[key] = _agreement_of(root / "agreement" / slug(name) / f"seed{seed}", run, proxy, seed)
+            if name not in done:
+                done[name] = _agreement_of(root / "agreement" / slug(name) / f"seed{seed}", run, proxy, seed)
                 cache.parent.mkdir(parents=True, exist_ok=True)
-                cache.write_text(json.dumps(results, indent=1))
+                cache.write_text(json.dumps(done, indent=1))
+        results.update({f"{name}|{seed}": rows for name, rows in done.items()})
     return results
 
 
@@ -318,7 +322,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--run-dir", default="runs/paper")
     parser.add_argument("--scale", choices=sorted(SCALES), default="fashion")
     parser.add_argument("--only", action="append", choices=PARTS, help="run only this part; repeatable")
+    parser.add_argument("--threads", type=int, help="torch threads (on a shared CPU, one process per seed with "
+                        "--threads 1 does more than one process with several)")
     args = parser.parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     from svp.progress import set_quiet
     from svp.report import report
     from svp.rundir import CONFIG
