@@ -23,7 +23,7 @@ def _run(root, proxy_rows: str, target_rows: str, header: str = HEADER, workflow
 
 
 def test_constants():
-    assert (UNDERFIT_THRESHOLD, UNDERFIT_GAP) == (0.9, 0.15)
+    assert (UNDERFIT_THRESHOLD, UNDERFIT_GAP) == (0.8, 0.15)
 
 
 def test_reads_train_accuracy_and_steps(tmp_path):
@@ -49,9 +49,10 @@ def test_a_target_far_below_the_proxy_is_flagged_with_its_steps(tmp_path):
 @pytest.mark.parametrize("proxy, target, flagged", [
     ("0.99", "0.95", False),   # fitted, close to the proxy
     ("0.99", "0.84", True),    # 15 points below the proxy
-    ("0.95", "0.85", True),    # below the threshold while the proxy fitted them better
-    ("0.70", "0.78", False),   # below the threshold, but the proxy fitted no better: hard data, not a short schedule
-    ("", "0.89", True),        # no proxy training accuracy: the threshold alone
+    ("0.92", "0.87", False),   # a few points below the proxy (the demo's target on a random 5,000): no alarm
+    ("0.70", "0.65", False),   # below the threshold, but the proxy fitted no better: hard data, not a short schedule
+    ("", "0.79", True),        # no proxy training accuracy: the threshold alone
+    ("", "0.81", False),
     ("0.99", "", False),       # no target training accuracy recorded: nothing to say
 ])
 def test_rule(tmp_path, proxy, target, flagged):
@@ -64,10 +65,10 @@ def test_rule(tmp_path, proxy, target, flagged):
 
 def test_percent_rows_and_other_sizes(tmp_path):
     # the original's percent; the proxy trained at 100 only: the target at 300 is judged by the threshold
-    run = rp.load_run(_run(tmp_path, "100,99.0,-1,50.0,1,0,0", "300,95.0,-1,60.0,1,0,0\n400,80.0,-1,60.0,1,0,0"))
-    assert run.target_train_accuracy == {300: 0.95, 400: 0.80}
+    run = rp.load_run(_run(tmp_path, "100,99.0,-1,50.0,1,0,0", "300,95.0,-1,60.0,1,0,0\n400,70.0,-1,60.0,1,0,0"))
+    assert run.target_train_accuracy == {300: 0.95, 400: 0.70}
     (message,) = rp.underfit_warnings(run)
-    assert "on 400 examples fitted only 80.0% of its training set, in" in message
+    assert "on 400 examples fitted only 70.0% of its training set, in" in message
 
 
 def test_a_coreset_target_is_not_compared_with_a_proxy_that_saw_everything(tmp_path):

@@ -35,9 +35,6 @@ def test_seed_command_scaled_down_runs(cifar_dir, tmp_path, capsys):
     config = json.loads((run / "config.json").read_text())
     assert config["target"]["arch"] == "preact164" and config["proxy"]["arch"] == "preact20"
     assert "136" in result.stdout.split("results:")[0]  # the summary table
-    # one epoch of preact164 on 136 images (5 steps of 32) cannot fit them: the summary says so
-    assert "warning: " in result.stdout and "fitted only" in result.stdout
-    assert "on 136 examples" in result.stdout and "in 5 optimizer steps" in result.stdout
 
 
 @pytest.fixture(scope="module")

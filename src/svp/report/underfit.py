@@ -12,21 +12,24 @@ from __future__ import annotations
 
 from svp.report.read import RunSummary
 
-#: A target that fitted less than this fraction of its training set is flagged.
-UNDERFIT_THRESHOLD = 0.9
+#: A target that fitted less than this fraction of its training set is flagged (when no proxy trained on it) ...
+UNDERFIT_THRESHOLD = 0.8
 #: ... and so is one that fitted this much less (a fraction) than the proxy on the same examples.
 UNDERFIT_GAP = 0.15
 
 
 def _underfit(target: float, proxy: float | None) -> bool:
-    """Far below the proxy on the same examples, or below the threshold while the proxy fitted them better.
+    """Far below the proxy on the same examples; without a proxy to compare with, below the threshold.
 
-    When the proxy fitted the same examples no better, the data (heavy
-    augmentation, ImageNet) is what keeps training accuracy low, not the target's schedule.
+    A target a few points below its proxy is no alarm: the demo's preact20
+    fits 87% of 5,000 random Fashion-MNIST images in 10 epochs where its small
+    CNN proxy fits 92%, and tests at 85%. And when the proxy fitted the same
+    examples no better, the data (heavy augmentation, ImageNet) is what keeps
+    training accuracy low, not the target's schedule.
     """
     if proxy is None:
         return target < UNDERFIT_THRESHOLD
-    return proxy - target >= UNDERFIT_GAP or (target < UNDERFIT_THRESHOLD and proxy > target)
+    return proxy - target >= UNDERFIT_GAP
 
 
 def underfit_warnings(run: RunSummary) -> list[str]:
