@@ -11,9 +11,10 @@ finished runs and resumes interrupted ones):
                 target selecting for itself (traditional active learning), and
                 for SVP with two proxies (a smaller network; the target's network
                 on a shortened schedule); data-selection and total speed-ups.
-``agreement``   on the pools of the target's own rounds: Spearman's rank correlation
-                between each proxy's and the target's least-confidence scores, and
-                the overlap of their top-k picks (k = the round's budget).
+``agreement``   on the target's own rounds: Spearman's rank correlation between each
+                proxy's and the target's least-confidence scores on a seeded sample of
+                10,000 unlabeled examples, and the overlap of their top-k picks (k = the
+                round's budget, scaled to the sample).
 ``coreset``     the target trained on the training set less 10%, 30% and 50%,
                 removed by a proxy's forgetting events or at random, and on all of it.
 ``low-budget``  tens of labels per class, where uncertainty sampling is known to
@@ -182,26 +183,29 @@ def run_coreset(root: Path, scale: Scale, seeds: Sequence[int]) -> dict[str, lis
 
 
 # ------------------------------------------------------------------ agreement
+AGREEMENT_SAMPLE = 10_000  # unlabeled examples both models score per round (a seeded sample of the pool)
+
+
 def run_agreement(root: Path, scale: Scale, seeds: Sequence[int], self_runs: Sequence[Path]) -> dict:
     """Per proxy and round: Spearman and top-k overlap of the proxy's and the target's scores on one pool.
 
-    The pool and labeled set are those of the target's own run (it selected
-    for itself); each proxy is trained on the same labeled set.
+    The labeled sets are those of the target's own run (it selected for
+    itself); each proxy is trained on the same labeled set, and both score
+    the same seeded sample of the unlabeled pool (k scaled to the sample).
     """
     results = {}
     for seed, run in zip(seeds, self_runs):
         cache = root / "agreement" / f"seed{seed}.json"  # one file per seed: seeds may run in parallel processes
         done = json.loads(cache.read_text()) if cache.exists() else {}
-        for name, proxy in scale.proxies.items():
-            if name not in done:
-                done[name] = _agreement_of(root / "agreement" / slug(name) / f"seed{seed}", run, proxy, seed)
-                cache.parent.mkdir(parents=True, exist_ok=True)
-                cache.write_text(json.dumps(done, indent=1))
+        if set(done) != set(scale.proxies):
+            done = _agreement_of(root / "agreement", run, scale.proxies, seed)
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_text(json.dumps(done, indent=1))
         results.update({f"{name}|{seed}": rows for name, rows in done.items()})
     return results
 
 
-def _agreement_of(folder: Path, run: Path, proxy_argv: list[str], seed: int) -> list[dict]:
+def _agreement_of(folder: Path, run: Path, proxies: dict[str, list[str]], seed: int) -> dict[str, list[dict]]:
     from svp import rundir
     from svp.cli import GENERIC, build_config, build_parser
     from svp.config import ActiveConfig
@@ -213,27 +217,31 @@ def _agreement_of(folder: Path, run: Path, proxy_argv: list[str], seed: int) -> 
     from svp.workflows.resume import load_saved_config
 
     config = load_saved_config(run, "active", ActiveConfig)
-    proxy_config = build_config(build_parser().parse_args(["active", *proxy_argv]), GENERIC).proxy
     data = open_dataset(config.data)
     env = Environment(data, pick_device(True, ()), rundir.load_index(run / rundir.DEV_INDEX), track_test=False)
     target = make_learner(config.target, rundir.PROXY, env)
-    proxy = make_learner(proxy_config, rundir.PROXY, env)
+    learners = {name: make_learner(build_config(build_parser().parse_args(["active", *argv]), GENERIC).proxy,
+                                   rundir.PROXY, env) for name, argv in proxies.items()}
     pool = np.setdiff1d(np.arange(data.size("train")), env.dev)
-    rows = []
+    rows: dict[str, list[dict]] = {name: [] for name in proxies}
     for size, next_size in zip(config.budgets, config.budgets[1:]):
         labeled = rundir.load_index(rundir.labeled_index(run, rundir.PROXY, size))
         unlabeled = np.setdiff1d(pool, labeled)
+        rng = np.random.default_rng(derive_seed(seed, "agreement-sample", size))
+        sample = np.sort(rng.choice(unlabeled, size=min(AGREEMENT_SAMPLE, len(unlabeled)), replace=False))
+        k = max(1, round((next_size - size) * len(sample) / len(unlabeled)))
         target.load(rundir.training_dir(run, rundir.PROXY, size))
-        out = folder / str(size)
-        if (out / rundir.BEST_CHECKPOINT).is_file():
-            proxy.load(out)
-        else:
-            proxy.train(labeled, out, derive_seed(seed, "agreement", size))
-        theirs = uncertainty.least_confidence(target.score(unlabeled, frozenset({"probs"})).probs)
-        ours = uncertainty.least_confidence(proxy.score(unlabeled, frozenset({"probs"})).probs)
-        k = next_size - size
-        rows.append({"labeled": size, "spearman": spearman(ours, theirs), "overlap": topk_overlap(ours, theirs, k)})
-        print(f"agreement {folder.parent.name} seed {seed} at {size}: {rows[-1]}", flush=True)
+        theirs = uncertainty.least_confidence(target.score(sample, frozenset({"probs"})).probs)
+        for name, proxy in learners.items():
+            out = folder / slug(name) / f"seed{seed}" / str(size)
+            if (out / rundir.BEST_CHECKPOINT).is_file():
+                proxy.load(out)
+            else:
+                proxy.train(labeled, out, derive_seed(seed, "agreement", size))
+            ours = uncertainty.least_confidence(proxy.score(sample, frozenset({"probs"})).probs)
+            rows[name].append({"labeled": size, "spearman": spearman(ours, theirs), "k": k,
+                               "overlap": topk_overlap(ours, theirs, k)})
+            print(f"agreement {name} seed {seed} at {size}: {rows[name][-1]}", flush=True)
     return rows
 
 
@@ -289,7 +297,8 @@ def active_table(runs: dict[str, list[Path]], reference: str, title: str) -> str
 
 
 def agreement_table(results: dict, proxies: Sequence[str]) -> str:
-    lines = ["#### Ranking agreement with the target (least confidence, the target's own pools)", "",
+    lines = ["#### Ranking agreement with the target (least confidence; the target's own labeled sets, "
+             f"{AGREEMENT_SAMPLE:,} unlabeled examples a round)", "",
              "| proxy | labeled | Spearman | top-k overlap |", "|---|---:|---:|---:|"]
     for name in proxies:
         per_seed = [rows for key, rows in results.items() if key.split("|")[0] == name]
