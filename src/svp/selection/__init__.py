@@ -14,6 +14,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from svp.config import KEEPS, SAMPLINGS
 from svp.selection import uncertainty
 from svp.selection.badge import badge
 from svp.selection.bald import bald
@@ -21,7 +22,7 @@ from svp.selection.el2n import EARLY_SCORES_KEY, el2n, grand
 from svp.selection.forgetting import FORGETTING_KEY, forgetting_events
 from svp.selection.kcenters import greedy_k_centers
 from svp.selection.outputs import Outputs
-from svp.selection.sampling import SAMPLINGS, sampling_keys
+from svp.selection.sampling import sampling_keys
 
 Picker = Callable[[Outputs, int, Optional[Outputs], np.random.Generator], np.ndarray]
 Scorer = Callable[[Outputs], np.ndarray]
@@ -47,6 +48,7 @@ class Method:
     score: Optional[Scorer] = None
     nonnegative: bool = False
     early: bool = False
+    from_labeled: bool = False  # its picker takes the labeled examples' outputs too
 
 
 def top_k(scores: np.ndarray, budget: int) -> np.ndarray:
@@ -110,7 +112,7 @@ METHODS: dict[str, Method] = {
     "entropy": Method(needs=_PROBS, score=_by_probs(uncertainty.entropy), nonnegative=True),
     "margin": Method(needs=_PROBS, score=_by_probs(uncertainty.margin)),
     "bald": Method(needs=frozenset({"mc"}), score=_bald, nonnegative=True),
-    "kcenters": Method(_kcenters, frozenset({"features"})),
+    "kcenters": Method(_kcenters, frozenset({"features"}), from_labeled=True),
     "badge": Method(_badge, frozenset({"probs", "features"})),
     "random": Method(_random),
     "forgetting_events": Method(needs=frozenset({"forgetting"}), active=False, score=_forgetting, nonnegative=True),
@@ -122,7 +124,6 @@ METHODS: dict[str, Method] = {
 ACTIVE_METHODS = tuple(name for name, method in METHODS.items() if method.active)
 CORESET_METHODS = tuple(METHODS)
 SCORED_METHODS = tuple(name for name, method in METHODS.items() if method.score is not None)
-KEEPS = ("hardest", "easiest")
 
 __all__ = ["METHODS", "Method", "Outputs", "select", "top_k", "FORGETTING_KEY", "EARLY_SCORES_KEY",
            "SAMPLINGS", "KEEPS", "SCORED_METHODS"]

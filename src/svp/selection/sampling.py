@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-SAMPLINGS = ("top", "power", "softmax")
+from svp.config import SAMPLINGS
 
 
 def sampling_keys(scores: np.ndarray, mode: str, beta: float, rng: np.random.Generator) -> np.ndarray:
