@@ -109,3 +109,42 @@ def test_fasttext_refuses_what_it_cannot_give(method, needs):
 
     with pytest.raises(UsageError, match=f"cannot select by {method} \\(it needs .*{needs}"):
         FastTextLearner.check(ModelConfig(arch=FASTTEXT_ARCH), "--proxy-arch", method)
+
+
+def test_early_schedule_cuts_the_segments_after_the_score_epoch():
+    from svp.config import ModelConfig
+    from svp.workflows.coreset import early_schedule
+
+    model = ModelConfig(epochs=(1, 90, 45), learning_rates=(0.01, 0.1, 0.01))
+    assert (early_schedule(model, 1).epochs, early_schedule(model, 1).learning_rates) == ((1,), (0.01,))
+    cut = early_schedule(model, 20)
+    assert (cut.epochs, cut.learning_rates) == ((1, 19), (0.01, 0.1))
+    assert early_schedule(model, 136).epochs == (1, 90, 45)
+
+
+def test_score_epoch_defaults_to_a_tenth_of_the_proxys_epochs():
+    from svp.config import CoresetConfig, ModelConfig
+
+    assert CoresetConfig().score_epoch == 19  # ceil(181 / 10)
+    assert CoresetConfig(proxy=ModelConfig(epochs=(3,), learning_rates=(0.1,))).score_epoch == 1
+
+
+def test_timed_select_scores_only_the_candidates():
+    from svp.selection import Outputs
+    from svp.workflows.steps import timed_select
+
+    asked = []
+
+    class Learner:
+        def score(self, indices, needs):
+            asked.append(np.array(indices))
+            probs = np.linspace(0.5, 1.0, len(indices))
+            return Outputs(np.asarray(indices), np.stack([probs, 1 - probs], axis=1))
+
+    ctx = SimpleNamespace(config=SimpleNamespace(candidates=10), seed_for=lambda phase, n: 5)
+    unlabeled = np.arange(1000, 1100)
+    picks, row = timed_select(ctx, Learner(), "least_confidence", unlabeled, 4, np.arange(3))
+    (scored,) = asked
+    np.testing.assert_array_equal(scored, sample_candidates(ctx, unlabeled, 7))
+    np.testing.assert_array_equal(picks, scored[:4])  # the least confident come first in this pool
+    assert row["nexamples"] == 7 and row["new_nexamples"] == 4
