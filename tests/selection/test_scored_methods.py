@@ -160,3 +160,47 @@ def test_sampling_is_seeded_distinct_and_in_pool(method, sampling):
     np.testing.assert_array_equal(first, select(method, pool, 50, seed=11, sampling=sampling))
     assert not np.array_equal(first, select(method, pool, 50, seed=12, sampling=sampling))
     assert not np.array_equal(first, select(method, pool, 50, seed=11))  # a draw, not the top-k
+
+
+def _blobs(sizes, seed=0):
+    rng = np.random.default_rng(seed)
+    means = np.array([[0.0, 0.0], [100.0, 0.0], [0.0, 100.0], [100.0, 100.0]])[:len(sizes)]
+    return np.concatenate([m + rng.normal(size=(s, 2)) for m, s in zip(means, sizes)]).astype(np.float32)
+
+
+def _most_typical(points: np.ndarray, members: np.ndarray) -> int:
+    """Brute force: the member of least mean distance to its min(20, size - 1) nearest other members."""
+    x = points[members].astype(np.float64)
+    d = np.linalg.norm(x[:, None] - x[None], axis=2)
+    np.fill_diagonal(d, np.inf)
+    k = min(20, len(members) - 1)
+    return int(members[np.argmin(np.sort(d, axis=1)[:, :k].mean(axis=1))])
+
+
+def test_typiclust_takes_the_most_typical_of_each_cluster_largest_first():
+    from svp.selection.typiclust import typiclust
+
+    points = _blobs([30, 20, 10])
+    blobs = [np.arange(0, 30), np.arange(30, 50), np.arange(50, 60)]
+    picks = typiclust(points, 3, rng=np.random.default_rng(0))
+    assert list(picks) == [_most_typical(points, b) for b in blobs]
+    # a labeled example covers its cluster: the largest uncovered come first
+    covered = typiclust(points, 2, labeled=points[[0]] + 0.1, rng=np.random.default_rng(0))
+    assert list(covered) == [_most_typical(points, blobs[1]), _most_typical(points, blobs[2])]
+
+
+def test_typiclust_picks_distinct_points_past_the_number_of_clusters():
+    from svp.selection.typiclust import typiclust
+
+    points = _blobs([8, 6])
+    picks = typiclust(points, 14, rng=np.random.default_rng(1))
+    assert sorted(picks) == list(range(14))
+
+
+def test_kmeans_assignment_is_the_nearest_center():
+    from svp.selection.typiclust import assign
+
+    rng = np.random.default_rng(2)
+    x, centers = torch.tensor(rng.normal(size=(3000, 5))), torch.tensor(rng.normal(size=(7, 5)))
+    brute = torch.cdist(x, centers).argmin(dim=1)
+    assert torch.equal(assign(x, centers), brute)

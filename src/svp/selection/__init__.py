@@ -23,6 +23,7 @@ from svp.selection.forgetting import FORGETTING_KEY, forgetting_events
 from svp.selection.kcenters import greedy_k_centers
 from svp.selection.outputs import Outputs
 from svp.selection.sampling import sampling_keys
+from svp.selection.typiclust import typiclust
 
 Picker = Callable[[Outputs, int, Optional[Outputs], np.random.Generator], np.ndarray]
 Scorer = Callable[[Outputs], np.ndarray]
@@ -78,6 +79,11 @@ def _badge(pool: Outputs, budget: int, labeled: Optional[Outputs], rng) -> np.nd
     return pool.indices[badge(pool.probs, pool.features, budget, rng=rng)]
 
 
+def _typiclust(pool: Outputs, budget: int, labeled: Optional[Outputs], rng) -> np.ndarray:
+    known = labeled.features if labeled is not None else None
+    return pool.indices[typiclust(pool.features, budget, labeled=known, rng=rng)]
+
+
 def _forgetting(pool: Outputs) -> np.ndarray:
     return forgetting_events(pool.extra)
 
@@ -114,6 +120,7 @@ METHODS: dict[str, Method] = {
     "bald": Method(needs=frozenset({"mc"}), score=_bald, nonnegative=True),
     "kcenters": Method(_kcenters, frozenset({"features"}), from_labeled=True),
     "badge": Method(_badge, frozenset({"probs", "features"})),
+    "typiclust": Method(_typiclust, frozenset({"features"}), from_labeled=True),
     "random": Method(_random),
     "forgetting_events": Method(needs=frozenset({"forgetting"}), active=False, score=_forgetting, nonnegative=True),
     "el2n": Method(needs=frozenset({"probs", "labels"}), active=False, score=_early(_el2n), nonnegative=True,
