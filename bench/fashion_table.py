@@ -56,6 +56,7 @@ ACTIVE = {
     "badge": {"selection_method": "badge"},
     "least_confidence --sampling power": {"selection_method": "least_confidence", "sampling": "power"},
     "least_confidence --candidates 10000": {"selection_method": "least_confidence", "candidates": 10_000},
+    "typiclust": {"selection_method": "typiclust"},
 }
 CORESET = {
     "full 10,000": None,

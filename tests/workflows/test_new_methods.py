@@ -20,7 +20,7 @@ def cifar(argv: list[str]) -> int:
 
 
 @pytest.mark.parametrize("extra", [["--selection-method", "bald", "--mc-samples", "3", "--candidates", "150"],
-                                   ["--selection-method", "badge"],
+                                   ["--selection-method", "badge"], ["--selection-method", "typiclust"],
                                    ["--selection-method", "entropy", "--sampling", "power"]])
 def test_active_rounds_pick_new_distinct_examples(cifar_dir, tmp_path, extra):
     assert cifar(["active", "--datasets-dir", str(cifar_dir), "--run-dir", str(tmp_path), "--arch", "mlp",

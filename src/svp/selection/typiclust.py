@@ -44,8 +44,12 @@ def _kmeanspp(x: torch.Tensor, k: int, rng: np.random.Generator) -> torch.Tensor
     """``k`` seeded k-means++ centers (rows of ``x``), keeping only each row's distance to its nearest."""
     chosen = [int(rng.integers(len(x)))]
     dist = torch.full((len(x),), float("inf"), dtype=torch.float64, device=x.device)
+    sq = x.square().sum(dim=1)
+    xt = x.t().contiguous()  # a row vector times (d, n) reads memory at full speed, unlike mv over (n, d) rows
     while len(chosen) < k:
-        torch.minimum(dist, (x - x[chosen[-1]]).square().sum(dim=1).double(), out=dist)
+        c = chosen[-1]
+        to_c = torch.mm(x[c][None], xt)[0].mul_(-2.0).add_(sq).add_(sq[c]).clamp_(min=0.0)  # |x - c|^2
+        torch.minimum(dist, to_c.double(), out=dist)
         dist[chosen[-1]] = 0.0
         cumulative = torch.cumsum(dist, dim=0).cpu().numpy()
         if not cumulative[-1] > 0:  # fewer distinct rows than k: any row not chosen yet
