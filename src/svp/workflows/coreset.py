@@ -2,7 +2,9 @@
 
 The proxy trains on the whole pool (tracking forgetting events when the
 method needs them), ranks every example once, and the target trains on the
-``subset`` kept.
+``subset`` kept. Methods scored early in training (EL2N, GraNd) train
+``--score-seeds`` proxies for ``--score-epoch`` epochs instead and average
+their scores.
 """
 from __future__ import annotations
 
