@@ -21,7 +21,7 @@ from bench.common import format_table, machine_header, row
 
 # In table order; a module that is not there (text_selection comes from
 # another change) is skipped.
-BENCHMARKS = ("kcenters", "scoring", "training", "folders", "text_selection", "end_to_end")
+BENCHMARKS = ("kcenters", "badge", "bald", "scoring", "training", "folders", "text_selection", "end_to_end")
 
 
 def _available(names: Sequence[str]) -> list[str]:

@@ -249,10 +249,19 @@ class SelectionConfig:
     precomputed_selection: Optional[str] = None
     train_target: bool = True
     proxy_dataset: Optional[str] = None  # the proxy's own view of the same examples (e.g. embeddings)
+    sampling: str = "top"  # a scored method's top-k, or a draw by score (Kirsch et al. 2023)
+    sampling_beta: float = 1.0  # the draw's inverse temperature (power: score ** beta; softmax: exp(beta score))
+    mc_samples: int = 20  # BALD: Monte-Carlo dropout samples per example
+    mc_dropout: float = 0.5  # BALD: dropout probability on the classifier's input of models without dropout
 
     def __post_init__(self) -> None:
         _check_sections(self)
         check_type("--selection-method", self.selection_method, str)
+        check_type("--sampling", self.sampling, str, SAMPLINGS)
+        check_number("--sampling-beta", self.sampling_beta, POSITIVE)
+        check_number("--mc-samples", self.mc_samples, POSITIVE_COUNT)
+        check_number("--mc-dropout", self.mc_dropout, Range(integer=False, low=0, high=1, low_open=True,
+                                                             high_open=True))
         if self.proxy_dataset is not None:
             check_type("--proxy-dataset", self.proxy_dataset, str)
         if self.precomputed_selection is not None:
@@ -260,11 +269,15 @@ class SelectionConfig:
         check_type("--train-target", self.train_target, bool)
 
 
+SAMPLINGS = ("top", "power", "softmax")
+
+
 @dataclass(frozen=True)
 class ActiveConfig(SelectionConfig):
     initial_subset: int = 1000
     rounds: tuple[int, ...] = (4000, 5000, 5000, 5000, 5000)
     eval_target_at: tuple[int, ...] = ()
+    candidates: Optional[int] = None  # score only a seeded random sample of this many unlabeled examples per round
     workflow: str = "active"
 
     def __post_init__(self) -> None:
@@ -272,6 +285,11 @@ class ActiveConfig(SelectionConfig):
         check_number("--initial-subset", self.initial_subset, POSITIVE_COUNT)
         check_numbers("--round", self.rounds, POSITIVE_COUNT)
         check_numbers("--eval-target-at", self.eval_target_at, POSITIVE_COUNT)
+        if self.candidates is not None:
+            check_number("--candidates", self.candidates, POSITIVE_COUNT)
+            if self.rounds and self.candidates < max(self.rounds):
+                raise UsageError(f"--candidates {self.candidates} is smaller than the round of {max(self.rounds)} "
+                                 "examples ; give at least the largest --round (a few times it, to leave a choice)")
         sizes = self.budgets
         for size in self.eval_target_at:
             # a replay's sizes are those of the run it replays (checked there)
@@ -290,13 +308,36 @@ class ActiveConfig(SelectionConfig):
 
 @dataclass(frozen=True)
 class CoresetConfig(SelectionConfig):
+    """Core-set selection; ``keep``, ``class_balance`` apply to scored methods, ``score_*`` to EL2N and GraNd.
+
+    ``score_epoch`` None resolves to 10% of the proxy's epochs (at least 1),
+    as Paul et al. (2021) score at epoch 20 of 200.
+    """
+
     subset: int = 25000
     selection_method: str = "forgetting_events"
+    keep: str = "hardest"  # keep the highest scores, or the lowest
+    class_balance: bool = False  # each class keeps its share of --subset
+    score_epoch: Optional[int] = None  # EL2N/GraNd: epochs the scoring proxies train
+    score_seeds: int = 1  # EL2N/GraNd: scoring proxies (seeds) the scores are averaged over
     workflow: str = "coreset"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_number("--subset", self.subset, POSITIVE_COUNT)
+        check_type("--keep", self.keep, str, KEEPS)
+        check_type("--class-balance", self.class_balance, bool)
+        check_number("--score-seeds", self.score_seeds, POSITIVE_COUNT)
+        total = sum(self.proxy.epochs)
+        if self.score_epoch is None:
+            object.__setattr__(self, "score_epoch", max(1, math.ceil(total / 10)))
+        check_number("--score-epoch", self.score_epoch, POSITIVE_COUNT)
+        if self.score_epoch > total:
+            raise UsageError(f"--score-epoch {self.score_epoch} is past the proxy's {total} epochs ; give at most "
+                             f"{total} (EL2N and GraNd score early in training)")
+
+
+KEEPS = ("hardest", "easiest")
 
 
 @dataclass(frozen=True)

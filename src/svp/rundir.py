@@ -88,6 +88,11 @@ def training_dir(run: Path, role: str, nexamples: int) -> Path:
     return run / role / str(nexamples)
 
 
+def scoring_dir(run: Path, nexamples: int, seed: int) -> Path:
+    """The folder of one early scoring proxy (EL2N, GraNd) trained on ``nexamples``, the ``seed``-th of them."""
+    return training_dir(run, "proxy", nexamples) / f"score_seed_{seed}"
+
+
 def labeled_index(run: Path, role: str, nexamples: int) -> Path:
     """The labeled set one training used."""
     return training_dir(run, role, nexamples) / f"labeled_{nexamples}.index"

@@ -114,7 +114,7 @@ def test_ddp_run_selects_what_its_saved_proxies_choose(ddp_run, cifar_dir):
             model.load_state_dict(torch.load(run_dir / f"proxy/{n}/checkpoint_best_model.t7",
                                              weights_only=True)["model"])
             unlabeled = np.setdiff1d(pool, labeled, assume_unique=True)
-            probs, _ = predict(model, data, unlabeled, batch_size=32, device=torch.device("cpu"))
+            probs = predict(model, data, unlabeled, batch_size=32, device=torch.device("cpu")).probs
             picks = select("least_confidence", Outputs(unlabeled, probs), budget,
                            seed=derive_seed(3, "select", n + budget))
             labeled = np.concatenate([labeled, picks])

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from svp.selection import FORGETTING_KEY, METHODS, Outputs, select, top_k
+from svp.selection.bald import mc_summary
 from svp.selection.kcenters import greedy_k_centers
 from svp.selection.uncertainty import entropy, least_confidence, margin
 
@@ -16,7 +17,10 @@ def _pool(n: int = 200, seed: int = 0) -> Outputs:
     forgetting = rng.integers(0, 4, size=n).astype(np.float64)
     forgetting[::17] = np.inf
     indices = np.arange(1000, 1000 + 3 * n, 3)  # dataset indices, not positions
-    return Outputs(indices, probs, features, extra={FORGETTING_KEY: forgetting})
+    labels = rng.integers(0, 5, size=n)
+    mc_probs, mc_entropy = mc_summary(rng.dirichlet(np.ones(5), size=(4, n)))
+    return Outputs(indices, probs, features, extra={FORGETTING_KEY: forgetting}, labels=labels,
+                   mc_probs=mc_probs, mc_entropy=mc_entropy)
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))

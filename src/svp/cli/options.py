@@ -124,6 +124,15 @@ SELECTION = (
     Option("workflow", "proxy_dataset", ("--proxy-dataset",), "the proxy's own view of the same examples, row i "
            "for example i: a .npz of x (and x_test), such as embeddings for --proxy-arch linear-head",
            {"metavar": "PATH"}),
+    Option("workflow", "sampling", ("--sampling",), "a scored method's top-k, or a seeded draw by score (Kirsch "
+           "et al. 2023): power draws in proportion to score ** beta (scores >= 0), softmax to exp(beta score)",
+           {"choices": list(cfg.SAMPLINGS)}),
+    Option("workflow", "sampling_beta", ("--sampling-beta",), "inverse temperature of --sampling power/softmax",
+           {"type": float, "metavar": "BETA"}),
+    Option("workflow", "mc_samples", ("--mc-samples",), "bald: Monte-Carlo dropout samples per example",
+           {"type": int, "metavar": "T"}),
+    Option("workflow", "mc_dropout", ("--mc-dropout",), "bald: dropout probability put on the classifier's input "
+           "at scoring time, for models without dropout layers", {"type": float, "metavar": "P"}),
 )
 
 ACTIVE = (
@@ -134,10 +143,20 @@ ACTIVE = (
     Option("workflow", "eval_target_at", ("--eval-target-at",),
            "train the target only at these labeled-set sizes; repeatable (default: all)",
            {"type": int, "action": "append"}),
+    Option("workflow", "candidates", ("--candidates",), "each round, score only a seeded random sample of N "
+           "unlabeled examples (default: all of them)", {"type": int, "metavar": "N"}),
 )
 
 CORESET = (
     Option("workflow", "subset", ("--subset",), "examples to keep", {"type": int}),
+    Option("workflow", "keep", ("--keep",), "scored methods: keep the highest scores (hardest) or the lowest "
+           "(easiest)", {"choices": list(cfg.KEEPS)}),
+    _bool("workflow", "class_balance", ("--class-balance",), "scored methods: each class keeps its share of "
+          "--subset"),
+    Option("workflow", "score_epoch", ("--score-epoch",), "el2n, grand: epochs the scoring proxies train "
+           "(default: 10% of the proxy's epochs)", {"type": int, "metavar": "E"}),
+    Option("workflow", "score_seeds", ("--score-seeds",), "el2n, grand: proxies (seeds) the scores are averaged "
+           "over", {"type": int, "metavar": "K"}),
 )
 
 QUERY = (

@@ -22,7 +22,8 @@ from svp.rundir import PROXY, TARGET
 from svp.selection import METHODS, Outputs
 
 # what a learner can give a selection method (see svp.selection.Method.needs)
-_GIVES = {"probs": "class probabilities", "features": "features", "forgetting": "forgetting events"}
+_GIVES = {"probs": "class probabilities", "features": "features", "forgetting": "forgetting events",
+          "labels": "the examples' labels", "mc": "Monte-Carlo dropout samples"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Environment:
     dev: np.ndarray          # dev-set indices of the training split (empty: no dev set)
     track_test: bool = True  # measure test accuracy after each training
     checkpoint: str = "best"
+    mc_samples: int = 20     # Monte-Carlo dropout samples per example, when a method needs them ("mc")
+    mc_dropout: float = 0.5  # their dropout probability on the classifier's input (models without dropout)
 
 
 def damaged(path: Path, error: Exception) -> UsageError:

@@ -77,6 +77,7 @@ class TorchLearner(Learner):
     """Trains ``config.arch`` with :func:`svp.engine.fit.fit`; keeps the last trained model."""
 
     model: Optional[torch.nn.Module] = None
+    provides = frozenset({"probs", "features", "forgetting", "labels", "mc"})
 
     @classmethod
     def archs(cls) -> Collection[str]:
@@ -97,7 +98,7 @@ class TorchLearner(Learner):
         if config.pretrained and config.arch not in PRETRAINED:
             raise UsageError(f"{_twin(flag, 'pretrained')}: {config.arch} has no published weights ; choose one of "
                              f"{', '.join(sorted(PRETRAINED))}, or give your own with --weights PATH")
-        if data is not None and method is not None and "features" in METHODS[method].needs:
+        if data is not None and method is not None and METHODS[method].needs & {"features", "mc"}:
             try:
                 classifier_of(create_model(config.arch, data.num_classes, data.in_channels))
             except TypeError as error:
@@ -139,6 +140,10 @@ class TorchLearner(Learner):
 
     def score(self, indices, needs) -> Outputs:
         indices = np.asarray(indices, dtype=np.int64)
-        probs, features = predict(self.model, self.env.data, indices, batch_size=self.config.eval_batch_size,
-                                  device=self.env.device, features="features" in needs, amp=self.config.fp16)
-        return Outputs(indices, probs, features)
+        env = self.env
+        out = predict(self.model, env.data, indices, batch_size=self.config.eval_batch_size, device=env.device,
+                      features="features" in needs, amp=self.config.fp16,
+                      mc_samples=env.mc_samples if "mc" in needs else 0, mc_dropout=env.mc_dropout)
+        labels = np.asarray(env.data.targets("train"))[indices] if "labels" in needs else None
+        return Outputs(indices, out.probs, out.features, labels=labels, mc_probs=out.mc_probs,
+                       mc_entropy=out.mc_entropy)

@@ -56,7 +56,7 @@ MAX_CANDIDATES = 32
 
 
 @contextlib.contextmanager
-def _pick_threads(x: torch.Tensor) -> Iterator[None]:
+def pick_threads(x: torch.Tensor) -> Iterator[None]:
     """Limit torch's intra-op threads for k-centers over ``x`` on CPU, restoring them after."""
     before = torch.get_num_threads()
     wanted = max(1, min(before, x.numel() * 4 // PICK_GRAIN_BYTES))  # bytes of float32 features
@@ -176,7 +176,7 @@ def greedy_k_centers(pool: np.ndarray | torch.Tensor, budget: int,
     x = torch.as_tensor(pool)
     if budget > x.shape[0]:
         raise ValueError(f"budget {budget} exceeds the {x.shape[0]} pool points")
-    with _pick_threads(x):
+    with pick_threads(x):
         return np.asarray(_pick(x, _augmented_transpose(x), budget, centers, rng), dtype=np.int64)
 
 

@@ -12,11 +12,17 @@ class Outputs:
     """A proxy's outputs, row ``i`` for dataset index ``indices[i]``.
 
     ``probs`` are class probabilities, ``features`` penultimate-layer
-    features; ``extra`` holds what a method needs beyond them (e.g. the
-    forgetting counts of core-set selection).
+    features, ``labels`` the examples' known labels; ``mc_probs`` and
+    ``mc_entropy`` summarise T Monte-Carlo dropout samples (the averaged
+    probabilities and the averaged entropy of the samples, see
+    :mod:`svp.selection.bald`); ``extra`` holds what a method needs beyond
+    them (e.g. the forgetting counts of core-set selection).
     """
 
     indices: np.ndarray
     probs: Optional[np.ndarray] = None
     features: Optional[np.ndarray] = None
     extra: dict = field(default_factory=dict)
+    labels: Optional[np.ndarray] = None
+    mc_probs: Optional[np.ndarray] = None
+    mc_entropy: Optional[np.ndarray] = None

@@ -2,22 +2,27 @@
 
 The proxy trains on the whole pool (tracking forgetting events when the
 method needs them), ranks every example once, and the target trains on the
-``subset`` kept.
+``subset`` kept. Methods scored early in training (EL2N, GraNd) train
+``--score-seeds`` proxies for ``--score-epoch`` epochs instead and average
+their scores.
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
 from svp import rundir
-from svp.config import CoresetConfig
+from svp.config import CoresetConfig, ModelConfig
 from svp.engine.forgetting import ForgettingTracker
 from svp.errors import UsageError
 from svp.learners import Learner, make_learner
 from svp.rundir import PROXY, TARGET
-from svp.selection import FORGETTING_KEY, METHODS
+from svp.selection import EARLY_SCORES_KEY, FORGETTING_KEY, METHODS, Outputs
 from svp.workflows.context import Context
 from svp.workflows.setup import open_run
 from svp.workflows.steps import timed_select, train_step, write
@@ -49,17 +54,73 @@ def select_coreset(ctx: Context, config: CoresetConfig) -> np.ndarray:
     """The kept subset: reloaded when a finished selection exists, else computed."""
     if rundir.find_row(ctx.path(rundir.SELECTION_CSV), config.subset) is not None:
         return rundir.load_index(ctx.path(rundir.SELECTED_INDEX))
-    needs = METHODS[config.selection_method].needs
+    method = METHODS[config.selection_method]
     proxy = make_learner(config.proxy, PROXY, ctx.env_of(PROXY))
-    extra = {}
-    if needs:
-        extra = _train_proxy(ctx, proxy, "forgetting" in needs)
+    extra, score = {}, None
+    if method.early:  # every scoring proxy's pass over the pool counts as the selection's inference
+        score = functools.partial(_early_scores, _scoring_proxies(ctx, config), config.selection_method)
+    elif method.needs:
+        extra = _train_proxy(ctx, proxy, "forgetting" in method.needs)
     selected, row, _ = timed_select(ctx, proxy, config.selection_method, ctx.pool, config.subset,
-                                 np.empty(0, dtype=np.int64), extra)
+                                    np.empty(0, dtype=np.int64), extra, score)
     write(rundir.save_index, ctx.path(rundir.SELECTED_INDEX), np.sort(selected))
     write(rundir.append_row, ctx.path(rundir.SELECTION_CSV), row)
     write(proxy.discard, rundir.training_dir(ctx.run, PROXY, len(ctx.pool)))
     return np.sort(selected)
+
+
+def early_schedule(model: ModelConfig, epochs: int) -> ModelConfig:
+    """``model`` with its schedule cut after ``epochs`` epochs (the segments' learning rates kept)."""
+    kept, rates, left = [], [], epochs
+    for count, rate in zip(model.epochs, model.learning_rates):
+        if left <= 0:
+            break
+        kept.append(min(count, left))
+        rates.append(rate)
+        left -= kept[-1]
+    return dataclasses.replace(model, epochs=tuple(kept), learning_rates=tuple(rates))
+
+
+def _scoring_proxies(ctx: Context, config: CoresetConfig) -> list[Learner]:
+    """``--score-seeds`` proxies trained ``--score-epoch`` epochs on the pool (reloaded when done before).
+
+    They share one proxy.csv row: the mean of their accuracies and the sum
+    of their times, written once all are saved.
+    """
+    n, model = len(ctx.pool), early_schedule(config.proxy, config.score_epoch)
+    learners = [make_learner(model, PROXY, ctx.env_of(PROXY)) for _ in range(config.score_seeds)]
+    results = ctx.path(rundir.role_csv(PROXY))
+    if rundir.find_row(results, n) is not None:
+        for s, learner in enumerate(learners):
+            learner.load(rundir.scoring_dir(ctx.run, n, s))
+        return learners
+    rows = []
+    for s, learner in enumerate(learners):
+        log.info("scoring proxy %d of %d: %d epochs on %d examples", s + 1, len(learners), config.score_epoch, n)
+        rows.append(learner.train(ctx.pool, rundir.scoring_dir(ctx.run, n, s), ctx.seed_for(f"score_seed_{s}", n))
+                    .row())
+    write(rundir.append_row, results, {**{key: _combined(key, [r[key] for r in rows]) for key in rows[0]},
+                                       "nexamples": n})
+    return learners
+
+
+def _combined(key: str, values: list) -> Optional[float]:
+    """Times add up, accuracies average (None when not measured)."""
+    if any(value is None for value in values):
+        return None
+    return float(sum(values)) if key.endswith("_time") else float(sum(values) / len(values))
+
+
+def _early_scores(learners: list[Learner], method: str, indices: np.ndarray, needs: frozenset) -> Outputs:
+    """``method``'s scores of ``indices`` by each of ``learners``, averaged (under ``EARLY_SCORES_KEY``
+    of the last one's outputs)."""
+    total = None
+    for learner in learners:
+        out = learner.score(indices, needs)
+        scores = np.asarray(METHODS[method].score(out), dtype=np.float64)
+        total = scores if total is None else total + scores
+    out.extra[EARLY_SCORES_KEY] = total / len(learners)
+    return out
 
 
 def _train_proxy(ctx: Context, proxy: Learner, track_forgetting: bool) -> dict:

@@ -155,7 +155,7 @@ def question_rows(ctx: Context, question: Question) -> list[dict]:
     at = np.array([position[int(index)] for index in picked])
     probs = scored.probs[at]
     score = METHODS[ctx.config.selection_method].score
-    scores = score(probs) if score is not None else None
+    scores = score(scored)[at] if score is not None else None
     for i, row in enumerate(rows):
         row.update(predicted=names[int(probs[i].argmax())], confidence=round(float(probs[i].max()), 4))
         if scores is not None:

@@ -27,7 +27,7 @@ from svp.engine import distributed
 from svp.engine.device import pick_device
 from svp.errors import UsageError
 from svp.learners import Environment, archs_for, learner_kind
-from svp.selection import ACTIVE_METHODS, CORESET_METHODS
+from svp.selection import ACTIVE_METHODS, CORESET_METHODS, METHODS, SCORED_METHODS
 from svp.workflows.context import Context
 from svp.workflows.resume import check_saved_files
 
@@ -72,7 +72,9 @@ def open_run(config: Any, validate: Optional[Validator] = None, dev_index: Optio
             lock.release()
         raise
     log.info("run directory %s (seed %d, device %s)", run, seed, device)
-    env = Environment(data, device, dev, config.runtime.track_test_acc, config.runtime.checkpoint)
+    env = Environment(data, device, dev, config.runtime.track_test_acc, config.runtime.checkpoint,
+                      getattr(config, "mc_samples", Environment.mc_samples),
+                      getattr(config, "mc_dropout", Environment.mc_dropout))
     proxy_env = None if proxy_data is None else dataclasses.replace(env, data=proxy_data)
     return Context(config, env, pool, run, seed, lock, proxy_env)
 
@@ -128,6 +130,23 @@ def check_selection_method(config: Any) -> None:
     if config.selection_method not in allowed:
         raise UsageError(f"unknown --selection-method {config.selection_method!r}; "
                          f"choose one of: {', '.join(allowed)}")
+    check_scoring_options(config)
+
+
+def check_scoring_options(config: Any) -> None:
+    """--sampling, --keep and --class-balance work on a method's scores: refuse them for a method without."""
+    method, easiest = METHODS[config.selection_method], getattr(config, "keep", "hardest") == "easiest"
+    asked = [flag for flag, on in ((f"--sampling {config.sampling}", config.sampling != "top"),
+                                   ("--keep easiest", easiest),
+                                   ("--class-balance", getattr(config, "class_balance", False))) if on]
+    if asked and method.score is None:
+        raise UsageError(f"--selection-method {config.selection_method} ranks by no score, so {' and '.join(asked)} "
+                         f"cannot apply ; drop {asked[0]}, or choose a scored method "
+                         f"({', '.join(m for m in SCORED_METHODS if m in WORKFLOW_METHODS[config.workflow])})")
+    if config.sampling == "power" and (easiest or not method.nonnegative):
+        what = "--keep easiest (minus the score)" if easiest else config.selection_method
+        raise UsageError(f"--sampling power draws in proportion to scores >= 0, and {what} gives negative ones "
+                         "; use --sampling softmax")
 
 
 def _learners(config: Any) -> Iterator[tuple[str, str, cfg.ModelConfig, Optional[str], str]]:

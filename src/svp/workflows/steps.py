@@ -24,6 +24,10 @@ from svp.workflows.context import Context
 
 log = logging.getLogger(__name__)
 
+#: what only a trained model can give (labels come from the data)
+MODEL_NEEDS = frozenset({"probs", "features", "mc"})
+Scorer = Callable[[np.ndarray, frozenset], Outputs]
+
 
 def write(fn, *args) -> None:
     """Run a file write on rank 0 only; every rank waits until it is on disk.
@@ -70,28 +74,54 @@ def train_step(ctx: Context, learner: Learner, role: str, labeled: np.ndarray, *
     return row
 
 
+def sample_candidates(ctx: Context, unlabeled: np.ndarray, total: int) -> np.ndarray:
+    """The unlabeled examples a round scores: all, or ``--candidates`` of them drawn with the round's seed."""
+    limit = getattr(ctx.config, "candidates", None)
+    if limit is None or limit >= len(unlabeled):
+        return unlabeled
+    rng = np.random.default_rng(ctx.seed_for("candidates", total))
+    return np.sort(rng.choice(unlabeled, size=limit, replace=False))
+
+
+def _pool_outputs(ctx: Context, score: Scorer, candidates: np.ndarray, needs: frozenset) -> Outputs:
+    """What ``needs`` asks of ``candidates``: from the model when it asks for its outputs, labels from the data."""
+    if needs & MODEL_NEEDS:
+        out = score(candidates, needs)
+    else:
+        out = Outputs(np.asarray(candidates, dtype=np.int64))
+    if "labels" in needs and out.labels is None:
+        out.labels = np.asarray(ctx.data.targets("train"))[out.indices]
+    return out
+
+
 def timed_select(ctx: Context, learner: Learner, method: str, candidates: np.ndarray, budget: int,
                  labeled: np.ndarray, extra: Optional[dict] = None,
+                 score: Optional[Scorer] = None,
                  also: frozenset = frozenset()) -> tuple[np.ndarray, dict, Outputs]:
     """Score ``candidates``, pick ``budget`` of them.
 
-    Returns the picks, the selection.csv row, and the learner's outputs on
-    the candidates (with ``also`` of them besides what the method needs,
-    e.g. the class probabilities a person is shown).
+    Returns the picks, the selection.csv row, and the outputs on the
+    candidates (with ``also`` of them besides what the method needs, e.g.
+    the class probabilities a person is shown). ``score(indices, needs)``
+    replaces ``learner.score`` for the pool (e.g. scores averaged over
+    several proxies); whatever it does counts as inference time.
+    ``--candidates``, ``--sampling``, ``--keep`` and ``--class-balance`` of
+    the workflow's config apply here.
     """
+    config, total = ctx.config, len(labeled) + budget
+    candidates = sample_candidates(ctx, candidates, total)
+    balance = getattr(config, "class_balance", False)
     log.info("selecting %d of %d examples by %s", budget, len(candidates), method)
     start = time.perf_counter()
-    needs = METHODS[method].needs
-    if (needs | also) & {"probs", "features"}:
-        pool_out = learner.score(candidates, needs | also)
-    else:
-        pool_out = Outputs(np.asarray(candidates, dtype=np.int64))
+    needs = METHODS[method].needs | ({"labels"} if balance else frozenset())
+    pool_out = _pool_outputs(ctx, score or learner.score, candidates, needs | also)
     pool_out.extra.update(extra or {})
-    labeled_out = learner.score(labeled, needs) if "features" in needs and len(labeled) else None
+    labeled_out = learner.score(labeled, needs) if METHODS[method].from_labeled and len(labeled) else None
     inference = time.perf_counter() - start
     fault_point("select")
-    total = len(labeled) + budget
-    new = select(method, pool_out, budget, labeled=labeled_out, seed=ctx.seed_for("select", total))
+    new = select(method, pool_out, budget, labeled=labeled_out, seed=ctx.seed_for("select", total),
+                 sampling=getattr(config, "sampling", "top"), beta=getattr(config, "sampling_beta", 1.0),
+                 keep=getattr(config, "keep", "hardest"), balance=balance)
     ranking = time.perf_counter() - start - inference
     log.info("selected %d by %s in %.2f s (%.2f inference + %.2f ranking)", len(new), method,
              inference + ranking, inference, ranking)
