@@ -355,11 +355,17 @@ class QueryConfig(SelectionConfig):
     labels: Optional[str] = None
     format: str = "csv"
     train_target: bool = False
+    candidates: Optional[int] = None  # score only a seeded random sample of this many unlabeled examples per round
     workflow: str = "query"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_number("--budget", self.budget, POSITIVE_COUNT)
+        if self.candidates is not None:
+            check_number("--candidates", self.candidates, POSITIVE_COUNT)
+            if self.candidates < self.budget:
+                raise UsageError(f"--candidates {self.candidates} is smaller than --budget {self.budget} ; give "
+                                 "at least as many candidates as a question asks for")
         if self.initial_subset is not None:
             check_number("--initial-subset", self.initial_subset, POSITIVE_COUNT)
         check_type("--cold-start", self.cold_start, str, COLD_STARTS)
@@ -376,7 +382,7 @@ class QueryConfig(SelectionConfig):
         return self.initial_subset or self.budget
 
 
-COLD_STARTS = ("random", "kcenters")    # how the first question is chosen when nothing is labeled
+COLD_STARTS = ("random", "kcenters", "typiclust")  # how the first question is chosen when nothing is labeled
 QUERY_FORMATS = ("csv", "label-studio")  # what a question is written as (a CSV always; Label Studio's tasks too)
 #: The fields of a workflow's config that say what one call does (taken from its command line on --resume).
 PER_CALL = {"query": ("labels", "train_target")}

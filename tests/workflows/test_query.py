@@ -271,3 +271,15 @@ def test_a_report_of_a_query_run_shows_no_target_it_did_not_train(three_rounds, 
     summary = load_run(str(three_rounds))
     assert summary.workflow == "query" and summary.sizes == SIZES
     assert summary.target_accuracy == {}  # proxy and target are alike here, yet no target was trained
+
+
+def test_typiclust_cold_start_then_sampled_questions_from_candidates(blobs, tmp_path):
+    truth = np.load(blobs / "truth.npy")
+    run = start(blobs, tmp_path / "runs", "--cold-start", "typiclust", "--candidates", "50", "--sampling", "power")
+    first = rundir.load_index(run / "query_1.index")
+    assert len(np.unique(first)) == 20
+    assert go_on(run, answer(run / "query_1.csv", tmp_path / "a1.csv", truth)) == 0
+    second = rundir.load_index(run / "query_2.index")
+    assert len(np.unique(second)) == 10 and not set(second) & set(first)
+    scored = np.load(run / "proxy/20/predictions.npz")["indices"]  # the 50 candidates the proxy scored
+    assert len(scored) == 50 and set(second) <= set(scored)

@@ -162,11 +162,14 @@ CORESET = (
 QUERY = (
     SELECTION[0],  # --selection-method
     SELECTION[3],  # --proxy-dataset
+    *SELECTION[4:],  # --sampling, --mc-samples, ...
+    ACTIVE[3],  # --candidates
     Option("workflow", "budget", ("--budget",), "examples each question asks a person to label", {"type": int}),
     Option("workflow", "initial_subset", ("--initial-subset",), "the first question's size when nothing is "
            "labeled yet (default: --budget)", {"type": int}),
     Option("workflow", "cold_start", ("--cold-start",), "how the first question is chosen when nothing is labeled "
-           "yet: at random, or k-centers on features (--proxy-dataset's, else an untrained proxy's)",
+           "yet: at random, or by k-centers or typiclust on features (--proxy-dataset's, else an untrained "
+           "proxy's)",
            {"choices": list(cfg.COLD_STARTS)}),
     Option("workflow", "labels", ("--labels",), "with --resume: a person's answers to the last question (a CSV "
            "of index or id, and label: a class name or number; or Label Studio's JSON export)", {"metavar": "FILE"}),

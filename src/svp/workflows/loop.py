@@ -162,7 +162,7 @@ def prediction_changes(ctx: Context, size: int, previous: Optional[int], scored:
 
 
 def cold_start_question(ctx: Context, proxy: Learner, size: int) -> Question:
-    """The first question, with nothing labeled: seeded random picks, or k-centers on features."""
+    """The first question, with nothing labeled: seeded random picks, or k-centers or typiclust on features."""
     pool = ctx.pool
     if size > len(pool):
         raise UsageError(f"the first question asks for {size} examples but the pool holds {len(pool)} ; lower "
@@ -171,9 +171,9 @@ def cold_start_question(ctx: Context, proxy: Learner, size: int) -> Question:
     method = getattr(ctx.config, "cold_start", "random")
     if method == "random":
         picked = np.random.default_rng(ctx.seed).permutation(pool)[:size]
-    else:
+    else:  # a diversity method on features (k-centers, typiclust)
         features = cold_start_features(ctx, proxy, pool)
-        picked = select("kcenters", Outputs(pool, features=features), size, seed=ctx.seed_for("select", size))
+        picked = select(method, Outputs(pool, features=features), size, seed=ctx.seed_for("select", size))
     elapsed = time.perf_counter() - start
     row = {"nexamples": size, "current_nexamples": 0, "new_nexamples": size, "total_time": elapsed,
            "inference_time": 0.0, "ranking_time": elapsed}

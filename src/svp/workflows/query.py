@@ -43,9 +43,10 @@ def validate_query(config: QueryConfig, data: Data, pool: np.ndarray, dev: np.nd
         raise UsageError(f"--labels {config.labels} answers a question an earlier call asked ; give that run "
                          "too: svp query --resume RUN --labels FILE")
     kind = learner_kind(config.proxy.arch)
-    if config.cold_start == "kcenters" and config.proxy_dataset is None and "features" not in kind.provides:
-        raise UsageError(f"--cold-start kcenters needs features, which --proxy-arch {config.proxy.arch} cannot "
-                         "give before training ; give --proxy-dataset (embeddings), or --cold-start random")
+    if config.cold_start != "random" and config.proxy_dataset is None and "features" not in kind.provides:
+        raise UsageError(f"--cold-start {config.cold_start} needs features, which --proxy-arch "
+                         f"{config.proxy.arch} cannot give before training ; give --proxy-dataset (embeddings), or "
+                         "--cold-start random")
     if not (data.targets("train")[pool] == UNKNOWN).any():
         raise UsageError(f"every training example of {config.data.dataset} is labeled, so there is nothing to ask "
                          "; use svp active (it reads the labels) or add unlabeled examples")
