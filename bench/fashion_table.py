@@ -52,6 +52,9 @@ FINAL = 1000 * (1 + ROUNDS)
 ACTIVE = {
     "random": {"selection_method": "random"},
     "least_confidence": {"selection_method": "least_confidence"},
+    "entropy": {"selection_method": "entropy"},
+    "margin": {"selection_method": "margin"},
+    "kcenters": {"selection_method": "kcenters"},
     "bald": {"selection_method": "bald"},
     "badge": {"selection_method": "badge"},
     "least_confidence --sampling power": {"selection_method": "least_confidence", "sampling": "power"},

@@ -58,12 +58,11 @@ class Scale:
     target: list[str]                   # --arch and the target's schedule
     proxies: dict[str, list[str]]       # name -> --proxy-arch and its schedule
     initial: int
-    rounds: int
-    budget: int
+    rounds: tuple[int, ...]             # examples labeled in each round
     coreset_target: list[str]           # the core-set part's target (cheaper: it trains on the whole set)
     coreset_proxy: list[str]
     train_size: int
-    low_budget: Optional[tuple[int, int, int, list[str]]] = None  # initial, rounds, budget, target
+    low_budget: Optional[tuple[int, tuple[int, ...], list[str]]] = None  # initial, rounds, target
 
 
 FASHION = Scale(
@@ -72,11 +71,11 @@ FASHION = Scale(
     proxies={"small-cnn-16": ["--proxy-arch", "small-cnn-16", *schedule((6, 0.05), (2, 0.005), prefix="proxy-")],
              "preact20, 3 epochs": ["--proxy-arch", "preact20", *schedule((1, 0.01), (1, 0.1), (1, 0.01),
                                                                            prefix="proxy-")]},
-    initial=1000, rounds=4, budget=1000,
+    initial=1000, rounds=(1000,) * 4,
     coreset_target=["--arch", "small-cnn-16", *schedule((3, 0.05), (1, 0.005))],
     coreset_proxy=["--proxy-arch", "mlp", *schedule((5, 0.05), prefix="proxy-")],
     train_size=60_000,
-    low_budget=(100, 4, 100, ["--arch", "preact20", *schedule((1, 0.01), (31, 0.1), (8, 0.01))]),
+    low_budget=(100, (100,) * 4, ["--arch", "preact20", *schedule((1, 0.01), (31, 0.1), (8, 0.01))]),
 )
 
 CIFAR10 = Scale(  # the paper's: ResNet164 target, ResNet20 proxy and ResNet164 on a shortened schedule
@@ -86,7 +85,7 @@ CIFAR10 = Scale(  # the paper's: ResNet164 target, ResNet20 proxy and ResNet164 
                                                                  prefix="proxy-")],
              "preact164, 50 epochs": ["--proxy-arch", "preact164", *schedule((1, 0.01), (25, 0.1), (12, 0.01),
                                                                              (12, 0.001), prefix="proxy-")]},
-    initial=1000, rounds=4, budget=2000,
+    initial=1000, rounds=(4000, 5000, 5000, 5000, 5000),  # the original's README: 1,000 to 25,000 labels
     coreset_target=["--arch", "preact164", *schedule((1, 0.01), (90, 0.1), (45, 0.01), (45, 0.001))],
     coreset_proxy=["--proxy-arch", "preact20", *schedule((1, 0.01), (90, 0.1), (45, 0.01), (45, 0.001),
                                                          prefix="proxy-")],
@@ -115,15 +114,13 @@ def svp_run(folder: Path, argv: list[str]) -> Path:
     return runs()[-1]
 
 
-def active_argv(scale: Scale, seed: int, method: str, proxy: list[str], eval_all: bool = False,
-                budgets: Optional[tuple[int, int, int]] = None, target: Optional[list[str]] = None) -> list[str]:
-    initial, rounds, budget = budgets or (scale.initial, scale.rounds, scale.budget)
-    final = initial + rounds * budget
-    sizes = [initial + k * budget for k in range(rounds + 1)] if eval_all else [final]
+def active_argv(scale: Scale, seed: int, method: str, proxy: list[str],
+                budgets: Optional[tuple[int, tuple[int, ...]]] = None, target: Optional[list[str]] = None) -> list[str]:
+    """The `svp active` command of one configuration: the target trained at the final size only."""
+    initial, rounds = budgets or (scale.initial, scale.rounds)
     return ["active", *scale.data, *(target or scale.target), *proxy, "--initial-subset", str(initial),
-            *[arg for _ in range(rounds) for arg in ("--round", str(budget))],
-            *[arg for size in sizes for arg in ("--eval-target-at", str(size))],
-            "--selection-method", method, "--seed", str(seed)]
+            *[arg for size in rounds for arg in ("--round", str(size))],
+            "--eval-target-at", str(initial + sum(rounds)), "--selection-method", method, "--seed", str(seed)]
 
 
 def self_proxy(scale: Scale) -> list[str]:
@@ -154,12 +151,12 @@ def run_active(root: Path, scale: Scale, seeds: Sequence[int]) -> dict[str, list
 
 
 def run_low_budget(root: Path, scale: Scale, seeds: Sequence[int]) -> dict[str, list[Path]]:
-    initial, rounds, budget, target = scale.low_budget
+    initial, rounds, target = scale.low_budget
     proxy = scale.proxies[next(iter(scale.proxies))]
     runs: dict[str, list[Path]] = {}
     for seed in seeds:
         for name, method in (("random", "random"), ("SVP (least confidence)", "least_confidence")):
-            argv = active_argv(scale, seed, method, proxy, budgets=(initial, rounds, budget), target=target)
+            argv = active_argv(scale, seed, method, proxy, budgets=(initial, rounds), target=target)
             runs.setdefault(name, []).append(svp_run(root / "low-budget" / slug(name) / f"seed{seed}", argv))
     return runs
 
