@@ -22,15 +22,18 @@ setup:
 	fi
 	$(PYTHON) -m pip install -q -e ".[dev,text]"
 
-# SVP active learning on Fashion-MNIST: a small CNN proxy selects for a
-# pre-activation ResNet20 target; prints the per-round table, then the report.
+DEMO_OPTIONS = --dataset fashion-mnist --no-augmentation --eval-batch-size 1024 \
+	--arch preact20 --epochs 1 --learning-rate 0.01 --epochs 7 --learning-rate 0.1 --epochs 2 --learning-rate 0.01 \
+	--proxy-arch small-cnn-16 --proxy-epochs 6 --proxy-learning-rate 0.05 --proxy-epochs 2 --proxy-learning-rate 0.005 \
+	--initial-subset 1000 --round 1000 --round 1000 --round 1000 --round 1000 --eval-target-at 5000 --seed 0
+
+# SVP active learning on Fashion-MNIST: a small CNN proxy selects for a pre-activation ResNet20
+# target; then the same target on a random selection of the same size; the report compares the two.
 demo: setup
-	$(PYTHON) -m svp active --dataset fashion-mnist --no-augmentation --eval-batch-size 1024 \
-		--arch preact20 --epochs 1 --learning-rate 0.01 --epochs 7 --learning-rate 0.1 --epochs 2 --learning-rate 0.01 \
-		--proxy-arch small-cnn-16 --proxy-epochs 6 --proxy-learning-rate 0.05 --proxy-epochs 2 --proxy-learning-rate 0.005 \
-		--initial-subset 1000 --round 1000 --round 1000 --round 1000 --round 1000 --eval-target-at 5000 \
-		--selection-method least_confidence --seed 0 --run-dir $(DEMO_RUN_DIR)
-	$(PYTHON) -m svp report $$(ls -d $(DEMO_RUN_DIR)/*/ | tail -n 1)
+	$(PYTHON) -m svp active $(DEMO_OPTIONS) --selection-method least_confidence --run-dir $(DEMO_RUN_DIR)/svp
+	$(PYTHON) -m svp active $(DEMO_OPTIONS) --selection-method random --run-dir $(DEMO_RUN_DIR)/random
+	svp_run=$$(ls -d $(DEMO_RUN_DIR)/svp/*/ | tail -n 1); random_run=$$(ls -d $(DEMO_RUN_DIR)/random/*/ | tail -n 1); \
+	$(PYTHON) -m svp report "$$svp_run" "$$random_run" --baseline "$$random_run" --out $(DEMO_RUN_DIR)/report
 
 test: setup
 	$(PYTHON) -m pytest -q
