@@ -128,12 +128,20 @@ def self_proxy(scale: Scale) -> list[str]:
     return [("--proxy-" + arg[2:]) if arg.startswith("--") else arg for arg in scale.target]
 
 
+#: the methods people compare against, each chosen through the smaller proxy: name -> (method, more options)
+OTHER_METHODS = {"badge": ("badge", []), "least confidence, --sampling power": ("least_confidence",
+                                                                                ["--sampling", "power"])}
+
+
 def active_configs(scale: Scale) -> dict[str, tuple[str, list[str]]]:
-    """name -> (method, proxy options) of the active part."""
-    configs = {"random": ("random", scale.proxies[next(iter(scale.proxies))])}
+    """name -> (method, proxy and method options) of the active part."""
+    smaller = scale.proxies[next(iter(scale.proxies))]
+    configs = {"random": ("random", smaller)}
     configs["target selects (least confidence)"] = ("least_confidence", self_proxy(scale))
     for name, proxy in scale.proxies.items():
         configs[f"SVP: {name} (least confidence)"] = ("least_confidence", proxy)
+    for name, (method, options) in OTHER_METHODS.items():
+        configs[f"SVP: {next(iter(scale.proxies))} ({name})"] = (method, [*smaller, *options])
     return configs
 
 
