@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Iterator
 
 import svp
+from svp._faults import ENV as KILL_AT_ENV
 from svp.rundir import read_rows as rows  # noqa: F401  (re-exported for the tests)
 
 SRC = Path(svp.__file__).resolve().parents[1]
@@ -40,3 +43,14 @@ def restored(*registries: dict) -> Iterator[None]:
         for registry, entries in zip(registries, saved):
             registry.clear()
             registry.update(entries)
+
+
+def run_module(module: str, args: list[str], kill_at: str | None = None) -> subprocess.CompletedProcess:
+    """``python -m module args`` in a child process, SIGKILLed at the fault point ``kill_at`` if given
+    (see :mod:`svp._faults`)."""
+    env = subprocess_env()
+    env.pop(KILL_AT_ENV, None)
+    if kill_at:
+        env[KILL_AT_ENV] = kill_at
+    return subprocess.run([sys.executable, "-m", module, *args], env=env, capture_output=True, text=True,
+                          timeout=300)

@@ -8,16 +8,14 @@ from __future__ import annotations
 import csv
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from svp import rundir
-from svp._faults import ENV
 from svp.cli import main
-from run_helpers import column, only_run, rows, subprocess_env
+from run_helpers import run_module, column, only_run, rows
 
 MODEL = ["--arch", "mlp-head", "--epochs", "2", "--learning-rate", "0.05", "--batch-size", "16", "--no-cuda",
          "--quiet", "--seed", "1", "--selection-method", "least_confidence"]
@@ -180,12 +178,7 @@ def test_an_answer_may_not_contradict_a_recorded_label(blobs, tmp_path, capsys):
 
 
 def svp(args: list[str], kill_at: str | None = None) -> subprocess.CompletedProcess:
-    env = subprocess_env()
-    env.pop(ENV, None)
-    if kill_at:
-        env[ENV] = kill_at
-    return subprocess.run([sys.executable, "-m", "svp", *args], env=env, capture_output=True, text=True,
-                          timeout=300)
+    return run_module("svp", args, kill_at)
 
 
 def test_killed_between_a_question_and_its_answers_nothing_is_lost(blobs, three_rounds, tmp_path):

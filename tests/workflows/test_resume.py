@@ -9,17 +9,15 @@ import json
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import svp.cifar
 from svp import config as cfg
-from svp._faults import ENV
 from svp.cli import build_parser, main
 from svp.cli.parse import typed_fields
-from run_helpers import column, only_run, rows, subprocess_env
+from run_helpers import run_module, column, only_run, rows
 
 SIZES = [50, 80, 100, 120]
 KILLED = -signal.SIGKILL
@@ -35,12 +33,7 @@ def argv(cifar_dir: Path, run_root: Path) -> list[str]:
 
 
 def svp_cifar(args: list[str], kill_at: str | None = None) -> subprocess.CompletedProcess:
-    env = subprocess_env()
-    env.pop(ENV, None)
-    if kill_at:
-        env[ENV] = kill_at
-    return subprocess.run([sys.executable, "-m", "svp.cifar", *args], env=env, capture_output=True, text=True,
-                          timeout=300)
+    return run_module("svp.cifar", args, kill_at)
 
 
 def temporaries(run: Path) -> list[str]:

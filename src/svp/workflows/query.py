@@ -61,8 +61,7 @@ def run_query(config: QueryConfig) -> Path:
         if config.labels is not None:
             given = record_answers(ctx, Path(config.labels), given)
         _show_labels(ctx, given)
-        labeled_by_people = len(given.indices)
-        final_size = len(known) + labeled_by_people
+        final_size = len(known) + len(given.indices)
         person = Person(given.by_round())
         run_loop(ctx, person, known, lambda round_, labeled: _question_size(ctx, config, labeled),
                  config.first_question, lambda size: config.train_target and size == final_size)
