@@ -69,6 +69,7 @@ CORESET = {
     "el2n 50% --keep easiest": {"selection_method": "el2n", "keep": "easiest"},
     "el2n 50% --class-balance": {"selection_method": "el2n", "class_balance": True},
     "el2n 50% --score-seeds 4": {"selection_method": "el2n", "score_seeds": 4},
+    "el2n 50% --class-balance --score-seeds 4": {"selection_method": "el2n", "class_balance": True, "score_seeds": 4},
     "forgetting_events 50%": {"selection_method": "forgetting_events"},
     "kcenters 50%": {"selection_method": "kcenters"},
 }
@@ -85,20 +86,25 @@ def subset_npz(path: Path) -> Path:
     return path
 
 
-def _result(run: Path, size: int) -> dict:
+def _result(run: Path, size: int, proxy_sizes: set[int]) -> dict:
+    """The target's accuracy at ``size``; the selections' times; the proxy trainings at ``proxy_sizes``."""
     target = {int(r["nexamples"]): r for r in rundir.read_rows(run / rundir.TARGET_CSV)}
     selection = rundir.read_rows(run / rundir.SELECTION_CSV) if (run / rundir.SELECTION_CSV).exists() else []
+    proxy = rundir.read_rows(run / rundir.PROXY_CSV) if (run / rundir.PROXY_CSV).exists() else []
     return {"accuracy": float(target[size]["test_accuracy"]),
             "selection_time": sum(float(r["total_time"]) for r in selection),
             "inference_time": sum(float(r["inference_time"]) for r in selection),
-            "ranking_time": sum(float(r["ranking_time"]) for r in selection)}
+            "ranking_time": sum(float(r["ranking_time"]) for r in selection),
+            "proxy_training_time": sum(float(r["train_time"]) for r in proxy if int(r["nexamples"]) in proxy_sizes)}
 
 
 def active(label: str, seed: int, run_dir: Path) -> dict:
     config = ActiveConfig(data=DataConfig(augmentation=False), target=TARGET, proxy=PROXY,
                           runtime=RuntimeConfig(run_dir=str(run_dir / label.replace(" ", "_")), seed=seed, quiet=True),
                           initial_subset=1000, rounds=(1000,) * ROUNDS, eval_target_at=(FINAL,), **ACTIVE[label])
-    return _result(run_active(config), FINAL)
+    # the proxy trainings each selection used (random uses none: its proxy trains for the report's curve only)
+    used = set(range(1000, FINAL, 1000)) if config.selection_method != "random" else set()
+    return _result(run_active(config), FINAL, used)
 
 
 def coreset(label: str, seed: int, run_dir: Path) -> dict:
@@ -108,9 +114,9 @@ def coreset(label: str, seed: int, run_dir: Path) -> dict:
         run = run_train(TrainConfig(data=data, model=TARGET, runtime=runtime))
         rows = rundir.read_rows(run / rundir.RESULTS_CSV)
         return {"accuracy": float(rows[-1]["test_accuracy"]), "selection_time": 0.0, "inference_time": 0.0,
-                "ranking_time": 0.0}
+                "ranking_time": 0.0, "proxy_training_time": 0.0}
     config = CoresetConfig(data=data, target=TARGET, proxy=PROXY, runtime=runtime, subset=KEEP, **CORESET[label])
-    return _result(run_coreset(config), KEEP)
+    return _result(run_coreset(config), KEEP, {SUBSET_SIZE})
 
 
 ACTIVE_KIND = f"active, {FINAL:,} labels"
@@ -125,7 +131,7 @@ def _mean_std(values: list[float], digits: int, scale: float = 1.0) -> str:
 
 def table(results: dict) -> str:
     lines = ["| experiment | method | seeds | target test accuracy (%) | selection time (s): total (inference + "
-             "ranking) |", "|---|---|---|---|---|"]
+             "ranking) | proxy training (s) |", "|---|---|---|---|---|---|"]
     for kind, labels in ((ACTIVE_KIND, ACTIVE), (CORESET_KIND, CORESET)):
         for label in labels:
             runs = [r for key, r in results.items() if key.startswith(f"{kind}|{label}|")]
@@ -135,7 +141,7 @@ def table(results: dict) -> str:
                      f"{statistics.mean(r['inference_time'] for r in runs):.1f} + "
                      f"{statistics.mean(r['ranking_time'] for r in runs):.1f})")
             lines.append(f"| {kind} | {label} | {len(runs)} | {_mean_std([r['accuracy'] for r in runs], 2, 100)} "
-                         f"| {times} |")
+                         f"| {times} | {_mean_std([r['proxy_training_time'] for r in runs], 1)} |")
     return "\n".join(lines)
 
 
