@@ -252,7 +252,7 @@ class SelectionConfig:
     sampling: str = "top"  # a scored method's top-k, or a draw by score (Kirsch et al. 2023)
     sampling_beta: float = 1.0  # the draw's inverse temperature (power: score ** beta; softmax: exp(beta score))
     mc_samples: int = 20  # BALD: Monte-Carlo dropout samples per example
-    mc_dropout: float = 0.5  # BALD: dropout probability on the classifier's input of models without dropout
+    mc_dropout: float = 0.5  # BALD: dropout on the classifier's input of a proxy without dropout (training too)
 
     def __post_init__(self) -> None:
         _check_sections(self)

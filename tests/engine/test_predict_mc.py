@@ -7,6 +7,7 @@ from torch import nn
 
 from svp.data.base import TensorData
 from svp.engine.predict import predict
+from svp.models import add_classifier_dropout
 from svp.selection.bald import bald
 
 
@@ -84,3 +85,23 @@ def test_a_model_without_dropout_runs_its_body_once():
     model = _Net()
     _predict(model, mc_samples=8)
     assert model.calls == -(-30 // 7)
+
+
+def test_classifier_dropout_drops_its_input_in_training_only_and_keeps_the_state_dict():
+    model = _Net()
+    keys = list(model.state_dict())
+    add_classifier_dropout(model, 0.5)
+    seen = []
+    model.classifier.register_forward_pre_hook(lambda module, inputs: seen.append(inputs[0]))
+    x = torch.rand((64, 3, 2, 2), generator=torch.Generator().manual_seed(2))
+    features = model.body(x)
+    model.train()
+    model(x)
+    active = features > 0  # the ReLU's zeros say nothing
+    dropped = (seen[-1] == 0) & active
+    assert 0.3 < dropped[active].float().mean() < 0.7  # p = 0.5 of them, the rest scaled by 1 / (1 - p)
+    torch.testing.assert_close(seen[-1][~dropped], 2 * features[~dropped])
+    model.eval()
+    model(x)
+    torch.testing.assert_close(seen[-1], features)
+    assert list(model.state_dict()) == keys

@@ -133,3 +133,17 @@ def test_pretrained_weights_load_and_offline_says_what_to_do(monkeypatch, tmp_pa
         TorchLearner.check(ModelConfig(arch="mlp", pretrained=True), "--arch", None)
     with pytest.raises(UsageError, match="--pretrained and --weights both"):
         ModelConfig(pretrained=True, weights=str(tmp_path / "w.pt"))
+
+
+@pytest.mark.parametrize("role, mc_training, dropped", [("proxy", True, True), ("proxy", False, False),
+                                                        ("target", True, False)])
+def test_only_a_proxy_that_bald_samples_trains_with_classifier_dropout(role, mc_training, dropped):
+    from svp.data.base import TensorData
+    from svp.learners.base import Environment
+    from svp.learners.torch import TorchLearner
+
+    env = Environment(TensorData("toy", 5, 1, {}, {}, None, None), torch.device("cpu"), torch.empty(0),
+                      mc_dropout=0.5, mc_training=mc_training)
+    model = TorchLearner(ModelConfig(arch="mlp"), role, env)._new_model().train()
+    x = torch.rand((16, 1, 28, 28), generator=torch.Generator().manual_seed(0))
+    assert torch.equal(model(x), model(x)) != dropped

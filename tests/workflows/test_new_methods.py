@@ -33,6 +33,18 @@ def test_active_rounds_pick_new_distinct_examples(cifar_dir, tmp_path, extra):
     assert [int(r["new_nexamples"]) for r in rows(run / "selection.csv")] == [30, 30]
 
 
+@pytest.mark.parametrize("method, dropout", [("bald", [0.25]), ("least_confidence", [])])
+def test_a_bald_proxy_trains_with_the_dropout_it_samples(cifar_dir, tmp_path, monkeypatch, method, dropout):
+    from svp.learners import torch as torch_learner
+
+    added, add = [], torch_learner.add_classifier_dropout
+    monkeypatch.setattr(torch_learner, "add_classifier_dropout", lambda model, p: added.append(p) or add(model, p))
+    assert cifar(["active", "--datasets-dir", str(cifar_dir), "--run-dir", str(tmp_path), "--arch", "mlp",
+                  "--proxy-arch", "mlp", "--initial-subset", "40", "--round", "30", "--selection-method", method,
+                  "--mc-dropout", "0.25", "--mc-samples", "2", "--no-train-target", *FAST]) == 0
+    assert sorted(set(added)) == dropout
+
+
 def test_candidates_are_a_seeded_sorted_sample_of_the_unlabeled():
     ctx = SimpleNamespace(config=SimpleNamespace(candidates=5), seed_for=lambda phase, n: 17 + n)
     unlabeled = np.arange(100, 200)

@@ -132,7 +132,7 @@ SELECTION = (
     Option("workflow", "mc_samples", ("--mc-samples",), "bald: Monte-Carlo dropout samples per example",
            {"type": int, "metavar": "T"}),
     Option("workflow", "mc_dropout", ("--mc-dropout",), "bald: dropout probability put on the classifier's input "
-           "at scoring time, for models without dropout layers", {"type": float, "metavar": "P"}),
+           "of a proxy without dropout layers, in training and scoring", {"type": float, "metavar": "P"}),
 )
 
 ACTIVE = (

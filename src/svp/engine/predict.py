@@ -9,7 +9,8 @@ pool order, so the scores are bit for bit those of one process.
 
 Monte-Carlo dropout (``mc_samples`` > 0, for BALD)
     A model without dropout layers gets dropout on the classifier's input
-    at scoring time only: the body runs once per batch and the classifier
+    (the proxy trained with it, see :func:`svp.models.add_classifier_dropout`):
+    the body runs once per batch and the classifier
     runs on ``mc_samples`` dropped copies of its input in one call, so a
     sample costs a small fraction of a forward pass. A model with dropout
     layers runs ``mc_samples`` full forward passes with those layers in
@@ -32,7 +33,7 @@ from torch.nn import functional as F
 from svp.data.base import Data
 from svp.engine import distributed
 from svp.engine.device import autocast, to_model_layout
-from svp.models import classifier_of
+from svp.models import classifier_of, dropout_layers
 from svp.progress import bar
 
 #: seed of the MC-dropout masks (scoring is repeatable; training's stream is not touched)
@@ -63,7 +64,7 @@ class _MonteCarlo:
 
     def __init__(self, model: nn.Module, samples: int, p: float) -> None:
         self.model, self.samples, self.p = model, samples, p
-        self.dropouts = [m for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
+        self.dropouts = dropout_layers(model)
 
     def summary(self, x: torch.Tensor, logits: torch.Tensor, inputs: torch.Tensor,
                 device: torch.device, amp: bool) -> tuple[torch.Tensor, torch.Tensor]:

@@ -37,6 +37,7 @@ class Environment:
     checkpoint: str = "best"
     mc_samples: int = 20     # Monte-Carlo dropout samples per example, when a method needs them ("mc")
     mc_dropout: float = 0.5  # their dropout probability on the classifier's input (models without dropout)
+    mc_training: bool = False  # the proxy trains with that dropout too (its method samples it)
 
 
 def damaged(path: Path, error: Exception) -> UsageError:

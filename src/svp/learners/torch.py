@@ -16,8 +16,9 @@ from svp.engine.fit import TrainResult, fit
 from svp.engine.predict import predict
 from svp.errors import UsageError
 from svp.learners.base import Learner, damaged
-from svp.models import MODALITIES, MODELS, PRETRAINED, classifier_of, create_model
-from svp.rundir import BEST_CHECKPOINT
+from svp.models import (MODALITIES, MODELS, PRETRAINED, add_classifier_dropout, classifier_of, create_model,
+                        dropout_layers)
+from svp.rundir import BEST_CHECKPOINT, PROXY
 from svp.selection import METHODS, Outputs
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,8 @@ class TorchLearner(Learner):
             load_weights(model, read_weights(Path(self.config.weights)), self.config.weights)
         elif self.config.pretrained:
             load_weights(model, PRETRAINED[self.config.arch](), f"{self.config.arch}'s published weights")
+        if self.role == PROXY and self.env.mc_training and not dropout_layers(model):
+            model = add_classifier_dropout(model, self.env.mc_dropout)
         return prepare_model(model, self.env.device)
 
     def train(self, labeled, out_dir, seed, hooks=()) -> TrainResult:

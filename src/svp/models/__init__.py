@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Callable
 
 from torch import nn
+from torch.nn import functional as F
 
 from svp.models import (cifar_resnet, heads, preact_resnet, resnet, resnext, small, stochastic_depth, vdcnn,
                         wide_resnet)
@@ -72,3 +73,24 @@ def classifier_of(model: nn.Module) -> nn.Module:
         if isinstance(layer, nn.Module):
             return layer
     raise TypeError(f"{type(model).__name__} has no 'classifier' or 'fc' layer to take features from")
+
+
+def dropout_layers(model: nn.Module) -> list[nn.Module]:
+    """The model's dropout layers (of any dimension)."""
+    return [m for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
+
+
+def add_classifier_dropout(model: nn.Module, p: float) -> nn.Module:
+    """``model`` with dropout ``p`` on its classifier's input while it trains (a no-op in eval mode).
+
+    What MC-dropout scoring (:mod:`svp.engine.predict`) samples on a model
+    without dropout layers: trained this way, the samples come from the
+    network the dropout was part of (Gal et al. 2017), not from one that
+    never saw it. A hook rather than a new layer keeps the state dict, and
+    so saved checkpoints and ``--weights``, the architecture's own.
+    """
+    def drop(module: nn.Module, inputs: tuple) -> tuple:
+        return (F.dropout(inputs[0], p, training=module.training),) + tuple(inputs[1:])
+
+    classifier_of(model).register_forward_pre_hook(drop)
+    return model
