@@ -72,10 +72,10 @@ def open_run(config: Any, validate: Optional[Validator] = None, dev_index: Optio
             lock.release()
         raise
     log.info("run directory %s (seed %d, device %s)", run, seed, device)
+    samples_mc = hasattr(config, "selection_method") and "mc" in METHODS[config.selection_method].needs
     env = Environment(data, device, dev, config.runtime.track_test_acc, config.runtime.checkpoint,
                       getattr(config, "mc_samples", Environment.mc_samples),
-                      getattr(config, "mc_dropout", Environment.mc_dropout),
-                      "mc" in METHODS[config.selection_method].needs if hasattr(config, "selection_method") else False)
+                      getattr(config, "mc_dropout", Environment.mc_dropout), mc_training=samples_mc)
     proxy_env = None if proxy_data is None else dataclasses.replace(env, data=proxy_data)
     return Context(config, env, pool, run, seed, lock, proxy_env)
 
