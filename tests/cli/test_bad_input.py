@@ -120,6 +120,12 @@ def _report_cut_mid_row(s: Setting) -> list[str]:
     return ["report", str(run), "--out", str(s.runs)]
 
 
+def _image_model_on_embeddings(s: Setting) -> list[str]:
+    path = s.tmp / "embeddings.npz"
+    np.savez(path, x=np.zeros((20, 8), dtype=np.float32), y=np.arange(20) % 2)
+    return ["active", "--dataset", str(path), "--run-dir", str(s.runs), "--arch", "logistic", *SMALL]
+
+
 def _jpeg_that_is_not(s: Setting) -> list[str]:
     from PIL import Image
 
@@ -226,6 +232,9 @@ CASES = [
          "--proxy-weights"),
     Case("text model on images", lambda s: s.cifar("--arch", "vdcnn9-maxpool"),
          "--arch vdcnn9-maxpool takes texts but cifar10 holds images"),
+    Case("image model on feature vectors", _image_model_on_embeddings,
+         "embeddings.npz holds feature vectors ; choose an architecture that "
+         "takes feature vectors: linear-head, mlp-head", GENERIC),
     Case("run-dir is a file", lambda s: s.cifar("--run-dir", str(_file(s.tmp / "afile", "x"))),
          "is a file, not a folder"),
     Case("report: random bytes", _report_of_random_bytes, "proxy.csv is not a results CSV"),

@@ -160,6 +160,10 @@ def _learners(config: Any) -> Iterator[tuple[str, str, cfg.ModelConfig, Optional
     yield rundir.PROXY, "--proxy-arch", config.proxy, method, config.proxy_dataset or config.data.dataset
 
 
+#: a modality in words, for messages
+_KINDS = {"image": "images", "text": "texts", "features": "feature vectors"}
+
+
 def check_learners(config: Any, data: Optional[Data] = None, proxy_data: Optional[Data] = None) -> None:
     """Ask each model's kind of learner whether it can do its part (with its data once loaded)."""
     for role, flag, model, method, dataset in _learners(config):
@@ -169,8 +173,10 @@ def check_learners(config: Any, data: Optional[Data] = None, proxy_data: Optiona
         own = proxy_data if role == rundir.PROXY and proxy_data is not None else data
         takes, holds = kind.modality(model.arch), own.modality if own is not None else dataset_modality(dataset)
         if holds is not None and takes != holds and (role == rundir.TARGET or method is not None):
-            raise UsageError(f"{flag} {model.arch} takes {takes}s but {dataset} holds {holds}s ; choose an "
-                             f"architecture that takes {holds}s (svp list models)")
+            fitting = [arch for arch in archs_for(role) if learner_kind(arch).modality(arch) == holds]
+            named = ", ".join(fitting) if len(fitting) <= 6 else ", ".join(fitting[:6]) + ", ... (svp list models)"
+            raise UsageError(f"{flag} {model.arch} takes {_KINDS[takes]} but {dataset} holds {_KINDS[holds]} ; "
+                             f"choose an architecture that takes {_KINDS[holds]}: {named}")
         kind.check(model, flag, method, own)
 
 
