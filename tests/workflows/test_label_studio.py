@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from svp import rundir
 from svp.cli import main
+from svp.errors import UsageError
+from svp.workflows.answers import read_answers
 from svp.workflows.label_studio import read_export
 from run_helpers import only_run, rows
 
@@ -118,3 +121,22 @@ def test_an_image_folder_is_asked_about_by_path(tmp_path, monkeypatch):
     answers.write_text("id,label\n" + "".join(f"{r['id']},dog\n" for r in question[:2]))
     assert main(["query", "--resume", str(run), "--labels", str(answers), "--no-cuda", "--quiet"]) == 0
     assert [r["label"] for r in rows(run / "labels.csv")] == ["dog", "dog"]
+
+
+def test_an_export_whose_result_is_not_an_object_is_refused(tmp_path):
+    export = tmp_path / "odd.json"
+    export.write_text(json.dumps([{"id": 1, "data": {"svp_index": 3}, "annotations": [{"result": ["positive"]}]},
+                                  {"id": 2, "data": {"svp_index": 4}, "annotations": [
+                                      {"result": [{"from_name": "label", "value": "positive"}]}]}]))
+    with pytest.raises(UsageError, match="task 1: its annotation chooses no class"):
+        list(read_export(export))
+    export.write_text(json.dumps([json.loads(export.read_text())[1]]))
+    with pytest.raises(UsageError, match="task 1: its annotation chooses no class"):
+        list(read_export(export))
+
+
+def test_an_example_asked_in_two_questions_is_answered_by_its_id(tmp_path):
+    answers = tmp_path / "answers.csv"
+    answers.write_text("id,label\n5,1\n7,2\n")
+    data = SimpleNamespace(num_classes=3)  # ids are the indices
+    assert read_answers(answers, data, np.array([5, 7, 5])) == {5: (1, f"{answers}:2"), 7: (2, f"{answers}:3")}

@@ -109,6 +109,7 @@ def read_answers(path: Path, data: Data, asked: np.ndarray) -> dict[int, tuple[i
     if not path.is_file():
         raise UsageError(f"--labels {path}: no such file ; give the answers file (a CSV, or Label Studio's export)")
     entries = list(label_studio.read_export(path) if path.suffix == ".json" else _read_csv(path))
+    asked = np.unique(asked)  # an example left unanswered may be asked again: its id still names one example
     names = class_names(data)
     ids = _ids_of(data, asked) if any(kind == "id" for _, kind, _, _ in entries) else {}
     asked_set = set(asked.tolist())

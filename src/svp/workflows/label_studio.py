@@ -100,7 +100,10 @@ def _choice(task: dict, where: str) -> str | None:
     if not annotations:
         return None
     for result in annotations[-1].get("result") or []:
-        choices = (result.get("value") or {}).get("choices") if isinstance(result, dict) else None
+        if not isinstance(result, dict):
+            continue
+        value = result.get("value")
+        choices = value.get("choices") if isinstance(value, dict) else None
         if result.get("from_name") == CONTROL and isinstance(choices, list) and choices:
             return str(choices[0])
     raise UsageError(f"{where}: its annotation chooses no class ({CONTROL!r} choices) ; label it with the "
