@@ -89,8 +89,7 @@ def subset_npz(path: Path) -> Path:
 def _result(run: Path, size: int, proxy_sizes: set[int]) -> dict:
     """The target's accuracy at ``size``; the selections' times; the proxy trainings at ``proxy_sizes``."""
     target = {int(r["nexamples"]): r for r in rundir.read_rows(run / rundir.TARGET_CSV)}
-    selection = rundir.read_rows(run / rundir.SELECTION_CSV) if (run / rundir.SELECTION_CSV).exists() else []
-    proxy = rundir.read_rows(run / rundir.PROXY_CSV) if (run / rundir.PROXY_CSV).exists() else []
+    selection, proxy = rundir.read_rows(run / rundir.SELECTION_CSV), rundir.read_rows(run / rundir.PROXY_CSV)
     return {"accuracy": float(target[size]["test_accuracy"]),
             "selection_time": sum(float(r["total_time"]) for r in selection),
             "inference_time": sum(float(r["inference_time"]) for r in selection),

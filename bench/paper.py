@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
@@ -252,11 +251,13 @@ def _agreement_of(folder: Path, run: Path, proxies: dict[str, list[str]], seed: 
 
 # ------------------------------------------------------------------ tables
 def mean_std(values: Sequence[float], digits: int = 2) -> str:
-    values = [v for v in values if v is not None]
-    if not values:
+    from svp.report.group import stat
+
+    found = stat(values)
+    if found is None:
         return "-"
-    spread = f" ± {statistics.stdev(values):.{digits}f}" if len(values) > 1 else ""
-    return f"{statistics.mean(values):.{digits}f}{spread}"
+    spread = f" ± {found.std:.{digits}f}" if found.std is not None else ""
+    return f"{found.mean:.{digits}f}{spread}"
 
 
 def phases(run: Path) -> dict[str, float]:
@@ -277,7 +278,7 @@ def phases(run: Path) -> dict[str, float]:
     selecting += sum(float(r["total_time"]) for r in rundir.read_rows(run / rundir.SELECTION_CSV))
     training = float(target[final]["train_time"])
     return {"accuracy": 100 * float(target[final]["test_accuracy"]), "selection": selecting,
-            "total": selecting + training, "target_train_accuracy": 100 * float(target[final]["train_accuracy"])}
+            "total": selecting + training}
 
 
 def active_table(runs: dict[str, list[Path]], reference: str, title: str) -> str:

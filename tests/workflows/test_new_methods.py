@@ -153,7 +153,8 @@ def test_timed_select_scores_only_the_candidates():
             probs = np.linspace(0.5, 1.0, len(indices))
             return Outputs(np.asarray(indices), np.stack([probs, 1 - probs], axis=1))
 
-    ctx = SimpleNamespace(config=SimpleNamespace(candidates=10), seed_for=lambda phase, n: 5)
+    ctx = SimpleNamespace(config=SimpleNamespace(candidates=10, sampling="top", sampling_beta=1.0),
+                          seed_for=lambda phase, n: 5)
     unlabeled = np.arange(1000, 1100)
     picks, row, _ = timed_select(ctx, Learner(), "least_confidence", unlabeled, 4, np.arange(3))
     (scored,) = asked

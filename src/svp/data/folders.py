@@ -200,6 +200,6 @@ def open_folder(config: DataConfig) -> TensorData:
     inputs.setdefault("test", inputs["train"][:0])
     labels.setdefault("test", labels["train"][:0])
     saved = json.loads((folder / DONE).read_text())
-    paths = [os.path.relpath(path, root) for path, _ in splits["train"][0]]
+    files = splits["train"][0]  # ids only for the examples asked about (`svp query`), not every image each run
     return image_data(root.name, inputs, labels, len(classes), config.augmentation, (saved["mean"], saved["std"]),
-                      classes=classes, ids=lambda indices: [paths[i] for i in indices])
+                      classes=classes, ids=lambda indices: [os.path.relpath(files[i][0], root) for i in indices])

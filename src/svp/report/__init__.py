@@ -50,8 +50,12 @@ def write_report(runs: Sequence[RunSummary], out_dir: str, baseline: Baseline = 
     dict of str to str
         ``{"csv", "markdown", "accuracy", "time"}`` -> path written.
     """
-    rows = build_table(runs, baseline)
-    warnings = warnings_of(runs, baseline)
+    return _write(runs, out_dir, baseline, build_table(runs, baseline), warnings_of(runs, baseline))
+
+
+def _write(runs: Sequence[RunSummary], out_dir: str, baseline: Baseline, rows: list[dict],
+           warnings: list[str]) -> dict[str, str]:
+    """:func:`write_report` with the table's rows and the warnings already made."""
     markdown = format_markdown(rows) + "".join(
         ["\n\n## Warnings\n\n"] + [f"- {message}\n" for message in warnings] if warnings else ["\n"])
     os.makedirs(out_dir, exist_ok=True)
@@ -92,14 +96,14 @@ def report(paths: Sequence[str], out_dir: Optional[str] = None,
     runs = load_runs(paths)
     base = None if baseline is None else _baseline(baseline)
     out_dir = out_dir or os.path.join(runs[0].path, REPORT_DIR)
+    rows, warnings = build_table(runs, base), warnings_of(runs, base)
     try:
-        written = write_report(runs, out_dir, base)
+        written = _write(runs, out_dir, base, rows, warnings)
     except OSError as error:
         raise UsageError(f"--out {out_dir}: cannot write {error.filename or 'there'} ({error.strerror}) ; give a "
                          "folder you can write to") from None
-    text = format_table(build_table(runs, base))
-    warnings = "\n".join(f"warning: {message}" for message in warnings_of(runs, base))
-    parts = [text] + ([warnings] if warnings else []) + [f"wrote {', '.join(written.values())}"]
+    shown = "\n".join(f"warning: {message}" for message in warnings)
+    parts = [format_table(rows)] + ([shown] if shown else []) + [f"wrote {', '.join(written.values())}"]
     return "\n\n".join(parts), written
 
 

@@ -72,13 +72,6 @@ class RunGroup:
         """A per-run time (a :class:`RunSummary` attribute or property, e.g. ``"total_time"``) over the runs."""
         return stat(getattr(run, what) for run in self.runs)
 
-    def is_baseline(self, baseline: Optional["RunGroup"]) -> bool:
-        return baseline is not None and _keys(self.runs) == _keys(baseline.runs)
-
-
-def _keys(runs: Sequence[RunSummary]) -> set[str]:
-    return {os.path.realpath(run.path) for run in runs}
-
 
 def group_runs(runs: Sequence[RunSummary]) -> list[RunGroup]:
     """Groups of the runs that differ only in their seed, in the order each setup first appears.

@@ -185,7 +185,9 @@ def build_table(runs: Sequence[RunSummary], baseline: Baseline = None) -> list[d
     rows = []
     for group, name in zip(groups, group_names(groups)):
         extra = compare(group, base) if base is not None else {}
-        rows.extend({c: {**row, **extra}.get(c) for c in columns} for row in _group_rows(group, name))
+        for row in _group_rows(group, name):
+            merged = {**row, **extra}
+            rows.append({c: merged.get(c) for c in columns})
     return rows
 
 

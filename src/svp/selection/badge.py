@@ -52,7 +52,7 @@ def _factors(probs: np.ndarray | torch.Tensor, features: np.ndarray | torch.Tens
     return m
 
 
-def _draw(dist: torch.Tensor, picked: torch.Tensor, rng: np.random.Generator) -> int:
+def d2_draw(dist: torch.Tensor, picked: torch.Tensor, rng: np.random.Generator) -> int:
     """A D^2 draw: position ``i`` with probability ``dist[i] / dist.sum()`` (float64 sums)."""
     cumulative = torch.cumsum(dist, dim=0, dtype=torch.float64)
     total = float(cumulative[-1])
@@ -119,5 +119,5 @@ def _seed(m: torch.Tensor, classes: int, budget: int, rng: np.random.Generator) 
             to_center = dots[0].mul_(dots[1]).mul_(-2.0).add_(sq_norm).add_(sq_norm[center]).clamp_(min=0.0)
             torch.minimum(dist, to_center, out=dist)
             dist.masked_fill_(picked, 0.0)  # a center is never drawn again, whatever the rounding says
-            center = _draw(dist, picked, rng)
+            center = d2_draw(dist, picked, rng)
     return picks

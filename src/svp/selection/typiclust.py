@@ -21,6 +21,8 @@ from typing import Optional
 import numpy as np
 import torch
 
+from svp.selection.badge import d2_draw
+
 MAX_CLUSTERS = 500  # as the paper's code caps them
 MIN_CLUSTER_SIZE = 5
 NEIGHBORS = 20
@@ -43,20 +45,17 @@ def assign(x: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
 def _kmeanspp(x: torch.Tensor, k: int, rng: np.random.Generator) -> torch.Tensor:
     """``k`` seeded k-means++ centers (rows of ``x``), keeping only each row's distance to its nearest."""
     chosen = [int(rng.integers(len(x)))]
+    picked = torch.zeros(len(x), dtype=torch.bool, device=x.device)
     dist = torch.full((len(x),), float("inf"), dtype=torch.float64, device=x.device)
     sq = x.square().sum(dim=1)
     xt = x.t().contiguous()  # a row vector times (d, n) reads memory at full speed, unlike mv over (n, d) rows
     while len(chosen) < k:
         c = chosen[-1]
+        picked[c] = True
         to_c = torch.mm(x[c][None], xt)[0].mul_(-2.0).add_(sq).add_(sq[c]).clamp_(min=0.0)  # |x - c|^2
         torch.minimum(dist, to_c.double(), out=dist)
-        dist[chosen[-1]] = 0.0
-        cumulative = torch.cumsum(dist, dim=0).cpu().numpy()
-        if not cumulative[-1] > 0:  # fewer distinct rows than k: any row not chosen yet
-            chosen.append(int(np.setdiff1d(np.arange(len(x)), chosen)[0]))
-            continue
-        chosen.append(min(int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right")),
-                          len(x) - 1))
+        dist[c] = 0.0
+        chosen.append(d2_draw(dist, picked, rng))
     return x[torch.as_tensor(chosen, device=x.device)].clone()
 
 
@@ -118,19 +117,18 @@ def typiclust(pool: np.ndarray | torch.Tensor, budget: int, labeled: Optional[np
     sizes = np.bincount(clusters, minlength=k)
     covered = np.bincount(clusters[n:], minlength=k)
     cached: dict[int, list[int]] = {}  # cluster -> its pool positions, most typical last
+    open_ = np.ones(k, dtype=bool)  # an exhausted cluster is out
+    small, clusters_by_number = sizes < MIN_CLUSTER_SIZE, np.arange(k)
     picks = []
     while len(picks) < budget:
-        open_ = np.array([len(cached.get(c, [0])) > 0 for c in range(k)])  # an exhausted cluster is out
-        small = sizes < MIN_CLUSTER_SIZE
         # fewest covered first, then not small, then the largest, then the lower cluster
-        order = np.lexsort((np.arange(k), -sizes, small, covered, ~open_))
-        c = int(order[0])
+        c = int(np.lexsort((clusters_by_number, -sizes, small, covered, ~open_))[0])
         if c not in cached:
             members = np.flatnonzero(clusters[:n] == c)
             scores = typicality(x[np.flatnonzero(clusters == c)])[:len(members)].cpu().numpy()
             cached[c] = list(members[np.argsort(-scores, kind="stable")][::-1])  # pop() gives the most typical
-        if not cached[c]:  # a cluster of labeled examples only: closed from now on
-            continue
-        picks.append(int(cached[c].pop()))
-        covered[c] += 1
+        if cached[c]:
+            picks.append(int(cached[c].pop()))
+            covered[c] += 1
+        open_[c] = bool(cached[c])  # a cluster of labeled examples only closes at once
     return np.asarray(picks, dtype=np.int64)

@@ -29,10 +29,10 @@ INDEX_KEY = "svp_index"
 LOCAL_FILES = "/data/local-files/?d="  # Label Studio's URL of a file under LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT
 
 
-def write_tasks(run: Path, round_: int, rows: Sequence[dict], data: Data, dataset: str) -> None:
+def write_tasks(run: Path, round_: int, rows: Sequence[dict], data: Data) -> None:
     """``query_<round>.label-studio.json`` (one task per example asked) and the labeling interface."""
     shows = _shows(data)
-    tasks = [_task(row, data, shows, round_) for row in rows]
+    tasks = [_task(row, value, shows, round_) for row, value in zip(rows, _values(rows, data, shows))]
     rundir.atomic_write(rundir.query_file(run, round_, "tasks"), json.dumps(tasks, indent=1) + "\n")
     rundir.atomic_write(run / rundir.LABEL_CONFIG, label_config(class_names(data), shows))
 
@@ -42,14 +42,18 @@ def _shows(data: Data) -> str:
     return "image" if data.modality == "image" and getattr(data, "ids", None) is not None else "text"
 
 
-def _task(row: dict, data: Data, shows: str, round_: int) -> dict:
-    index = int(row["index"])
+def _values(rows: Sequence[dict], data: Data, shows: str) -> list[str]:
+    """What each task shows: the image's URL, the whole text (read in one call), or the id."""
     if shows == "image":
-        value = LOCAL_FILES + quote(row["id"])
-    else:
-        texts = getattr(data, "texts", None)
-        value = texts("train", [index])[0] if texts is not None else row["id"]
-    task: dict[str, Any] = {"data": {shows: value, INDEX_KEY: index, "svp_id": row["id"], "svp_rank": row["rank"]}}
+        return [LOCAL_FILES + quote(row["id"]) for row in rows]
+    texts = getattr(data, "texts", None)
+    return list(texts("train", [int(row["index"]) for row in rows])) if texts is not None else [
+        row["id"] for row in rows]
+
+
+def _task(row: dict, value: str, shows: str, round_: int) -> dict:
+    task: dict[str, Any] = {"data": {shows: value, INDEX_KEY: int(row["index"]), "svp_id": row["id"],
+                                     "svp_rank": row["rank"]}}
     if row["predicted"] != "":
         task["predictions"] = [{
             "model_version": f"svp proxy, question {round_}",

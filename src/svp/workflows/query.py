@@ -132,7 +132,7 @@ class Person(Annotator):
         write(rundir.atomic_write, rundir.query_file(ctx.run, question.round, "csv"),
               answer_files.format_question(rows))
         if ctx.config.format == "label-studio":
-            write(label_studio.write_tasks, ctx.run, question.round, rows, ctx.data, ctx.config.data.dataset)
+            write(label_studio.write_tasks, ctx.run, question.round, rows, ctx.data)
         selection = ctx.path(rundir.SELECTION_CSV)
         if not any(int(row["current_nexamples"]) == len(question.labeled) for row in rundir.read_rows(selection)):
             write(rundir.append_row, selection, {**question.row, "round": question.round})
@@ -151,8 +151,8 @@ def question_rows(ctx: Context, question: Question) -> list[dict]:
     scored = question.scored
     if scored is None or scored.probs is None:  # a cold start: no proxy has seen a label yet
         return rows
-    position = {int(index): i for i, index in enumerate(scored.indices)}
-    at = np.array([position[int(index)] for index in picked])
+    order = np.argsort(scored.indices)
+    at = order[np.searchsorted(scored.indices, picked, sorter=order)]  # each pick's row in the scored outputs
     probs = scored.probs[at]
     score = METHODS[ctx.config.selection_method].score
     scores = score(scored)[at] if score is not None else None
@@ -166,7 +166,8 @@ def question_rows(ctx: Context, question: Question) -> list[dict]:
 def instructions(run: Path) -> str:
     """What a query call leaves for the person: the question's files, each round's signals, the next command."""
     rounds = rundir.query_rounds(run)
-    lines = [_round_table(run)] if rundir.read_rows(run / rundir.PROXY_CSV) else []
+    proxies = rundir.read_rows(run / rundir.PROXY_CSV)
+    lines = [_round_table(run, proxies)] if proxies else []
     if not rounds:
         return "\n".join(lines)
     last = rounds[-1]
@@ -186,11 +187,11 @@ def instructions(run: Path) -> str:
     return "\n".join(lines)
 
 
-def _round_table(run: Path) -> str:
-    """Per proxy: labeled examples, its test accuracy, and how many predictions changed in its question."""
+def _round_table(run: Path, proxies: list[dict]) -> str:
+    """Per proxy (``proxies``: proxy.csv's rows): labeled examples, test accuracy, predictions changed."""
     changed = {int(row["current_nexamples"]): row for row in rundir.read_rows(run / rundir.SELECTION_CSV)}
     lines = ["labeled  proxy_test_acc_pct  predictions_changed"]
-    for row in rundir.read_rows(run / rundir.PROXY_CSV):
+    for row in proxies:
         size, accuracy = int(row["nexamples"]), float(row["test_accuracy"])
         selection = changed.get(size, {})
         moved = selection.get("changed_predictions") or ""

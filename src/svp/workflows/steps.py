@@ -120,7 +120,7 @@ def timed_select(ctx: Context, learner: Learner, method: str, candidates: np.nda
     inference = time.perf_counter() - start
     fault_point("select")
     new = select(method, pool_out, budget, labeled=labeled_out, seed=ctx.seed_for("select", total),
-                 sampling=getattr(config, "sampling", "top"), beta=getattr(config, "sampling_beta", 1.0),
+                 sampling=config.sampling, beta=config.sampling_beta,
                  keep=getattr(config, "keep", "hardest"), balance=balance)
     ranking = time.perf_counter() - start - inference
     log.info("selected %d by %s in %.2f s (%.2f inference + %.2f ranking)", len(new), method,
