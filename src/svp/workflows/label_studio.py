@@ -47,8 +47,9 @@ def _values(rows: Sequence[dict], data: Data, shows: str) -> list[str]:
     if shows == "image":
         return [LOCAL_FILES + quote(row["id"]) for row in rows]
     texts = getattr(data, "texts", None)
-    return list(texts("train", [int(row["index"]) for row in rows])) if texts is not None else [
-        row["id"] for row in rows]
+    if texts is None:
+        return [row["id"] for row in rows]
+    return list(texts("train", [int(row["index"]) for row in rows]))
 
 
 def _task(row: dict, value: str, shows: str, round_: int) -> dict:
