@@ -85,6 +85,6 @@ def test_the_labeling_walkthrough(workdir):
     asked = {row.split(",")[1]: row.split(",")[2] for row in (run / "query_1.csv").read_text().splitlines()[1:]}
     labels = [line.split(",") for line in (run / "labels.csv").read_text().splitlines()[1:]]
     assert len(labels) == 10  # of the 12 asked: the person left two unanswered
-    assert all(asked[index].startswith(f"unlabeled/{label}_") for index, label, _ in labels)
+    assert all(asked[index].startswith(f"unlabeled/{label}_") and id_ == asked[index] for index, id_, label, _ in labels)
     assert "question 2: label the 12 examples" in result.stdout
     assert (run / "query_2.csv").is_file() and (run / "target.csv").read_text().count("\n") == 2

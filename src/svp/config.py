@@ -90,6 +90,7 @@ class DataConfig:
     text_column: str = "text"  # a table of one's own: the column of the texts (a name, or a position)
     label_column: str = "label"  # ... and of the labels (empty: not labeled yet)
     test_file: Optional[str] = None  # ... and its test split, a table of the same columns
+    id_column: Optional[str] = None  # ... and the column of its rows' ids (None: a row is known by its text)
     classes: tuple[str, ...] = ()  # the class names, where the labels do not show them all yet (a cold start)
 
     def __post_init__(self) -> None:
@@ -108,6 +109,8 @@ class DataConfig:
         check_type("--label-column", self.label_column, str)
         if self.test_file is not None:
             check_type("--test-file", self.test_file, str)
+        if self.id_column is not None:
+            check_type("--id-column", self.id_column, str)
         _check_classes(self.classes)
 
 

@@ -3,7 +3,7 @@
 Layout (names follow the original implementation so analysis scripts keep
 working)::
 
-    RUN_DIR/<timestamp>/config.json, proxy.csv, target.csv, selection.csv,
+    RUN_DIR/<timestamp>/config.json, examples.csv, proxy.csv, target.csv, selection.csv,
                         initial_subset_<n>.index, dev.index, selected.index,
                         proxy/<n>/labeled_<n>.index, target/<n>/labeled_<n>.index,
                         <role>/<n>/checkpoint_best_model.t7 (and checkpoint_<epoch>.t7),
@@ -50,7 +50,9 @@ TRAIN_INDEX = "train.index"         # `train`: the examples trained on
 DEV_INDEX = "dev.index"             # the dev set split off by --validation
 SELECTED_INDEX = "selected.index"   # `coreset`: the subset kept
 FORGETTING_COUNTS = "forgetting_events.npy"   # `coreset`: the proxy's forgetting counts
-LABELS_CSV = "labels.csv"           # `query`: the labels people gave: index, label (a class name), round
+LABELS_CSV = "labels.csv"           # `query`: the labels people gave: index, id, label (a class name), round
+EXAMPLES_CSV = "examples.csv"       # data of one's own: which example each row is (index, id, digest, label)
+EXAMPLE_COLUMNS = ("index", "id", "digest", "label")
 PREDICTIONS = "predictions.npz"     # <role>/<n>/: the classes the model predicted for the examples it scored
 BEST_CHECKPOINT = "checkpoint_best_model.t7"
 FASTTEXT_MODEL = "fasttext.bin"     # the fastText proxy's model, beside its labeled index
@@ -173,10 +175,10 @@ def atomic_save(path: str | os.PathLike, save: Callable[[Path], None]) -> None:
 
 def atomic_write(path: str | os.PathLike, data: str | bytes) -> None:
     """Write ``data`` to ``path`` so that readers never see a partial file."""
-    mode = "wb" if isinstance(data, bytes) else "w"
+    mode, encoding = ("wb", None) if isinstance(data, bytes) else ("w", "utf-8")
 
     def save(tmp: Path) -> None:
-        with open(tmp, mode) as handle:
+        with open(tmp, mode, encoding=encoding) as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -264,7 +266,7 @@ def save_json(path: str | os.PathLike, values: Mapping[str, Any]) -> None:
 
 
 def load_json(path: str | os.PathLike) -> dict:
-    with open(path) as handle:
+    with open(path, encoding="utf-8") as handle:
         return json.load(handle)
 
 
@@ -272,7 +274,7 @@ def read_rows(path: str | os.PathLike) -> list[dict[str, str]]:
     """The rows of a results CSV, or ``[]`` when it does not exist yet."""
     if not os.path.exists(path):
         return []
-    with open(path, newline="") as handle:
+    with open(path, newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
 
 
@@ -305,6 +307,15 @@ def _cell(value: Any) -> Any:
     if isinstance(value, float):
         return repr(value)
     return value
+
+
+def save_rows(path: str | os.PathLike, columns: Iterable[str], rows: Iterable[Iterable[Any]]) -> None:
+    """A CSV of ``columns`` and ``rows``, written whole and atomically."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    writer.writerows(rows)
+    atomic_write(path, buffer.getvalue())
 
 
 def save_index(path: str | os.PathLike, indices: Iterable[int]) -> None:

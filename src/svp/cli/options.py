@@ -85,6 +85,9 @@ DATA = (
            "names; empty when not labeled yet)", {"metavar": "COLUMN"}),
     Option("data", "test_file", ("--test-file",), "a table of your own: its test split, with the same columns",
            {"metavar": "PATH"}),
+    Option("data", "id_column", ("--id-column",), "a table of your own: a column of ids, one per row, that "
+           "keeps each row's labels on it when rows are added or moved (default: a row is known by its text)",
+           {"metavar": "COLUMN"}),
     Option("data", "classes", ("--class",), "a class name, for data of your own whose labels do not name every "
            "class yet (no labels at all: a cold start); repeat for each class, in order", {"action": "append",
                                                                                            "metavar": "NAME"}),

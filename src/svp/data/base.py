@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 from svp.errors import UsageError
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+UNKNOWN = -1  # the label of an example nobody has labeled yet
 BatchTransform = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -97,6 +98,9 @@ class TensorData:
         The class names (default: the class numbers), as a person labeling them reads and writes them.
     ids : callable, optional
         ``ids(indices) -> list[str]``: what a person finds training example i by (a file's path).
+    identify : callable, optional
+        ``identify() -> (ids, digests)``: the stable id and content digest of every training example (see
+        :mod:`svp.data.identity`); without it the examples are known by their row.
     """
 
     name: str
@@ -110,6 +114,7 @@ class TensorData:
     modality: str = "image"  # what it holds: "image", "text" or "features" (see svp.models.MODALITIES)
     classes: Optional[list[str]] = None
     ids: Optional[Callable[[np.ndarray], list[str]]] = None
+    identify: Optional[Callable[[], tuple[Sequence[str], Sequence[str]]]] = None
     _on_device: dict = field(default_factory=dict, repr=False)
 
     def size(self, split: str) -> int:

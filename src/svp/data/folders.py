@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import json
 import logging
 import os
 import shutil
+import unicodedata
 from pathlib import Path
 from typing import Optional
 
@@ -28,6 +30,8 @@ import torch
 
 from svp.config import DataConfig
 from svp.data.base import TensorData, unreadable_image
+from svp.data.identity import DIGEST_SIZE, digest
+from svp.data.labels import class_name
 from svp.data.sources import UNKNOWN, channel_stats, image_data
 from svp.errors import UsageError
 from svp.progress import bar
@@ -36,6 +40,7 @@ log = logging.getLogger(__name__)
 
 DONE = "done.json"  # written last into a cache folder: its splits and the training images' statistics
 CACHE_ENV = "SVP_CACHE"  # where decoded folders are kept (default: ~/.cache/svp)
+CACHE_FORMAT = 2  # part of every cache's name: a cache of another layout is never read
 
 
 def is_folder(dataset: str) -> bool:
@@ -70,17 +75,26 @@ def image_files(folder: Path) -> Listing:
 
 
 def _labeled(folder: Path, classes: Optional[list[str]] = None) -> tuple[Listing, list[int], list[str]]:
-    """Files and labels of ``folder/<class>/*`` (with ``classes``, the training split's names)."""
-    names = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    """Files and labels of ``folder/<class>/*`` (with ``classes``, the training split's names).
+
+    A class is named by its folder's name as :func:`~svp.data.labels.class_name` writes it.
+    """
+    folders: dict[str, Path] = {}
+    for path in sorted(p for p in folder.iterdir() if p.is_dir()):
+        name = class_name(path.name)
+        if not name or name in folders:
+            raise UsageError(f"{path} names {'no class' if not name else f'the class {name!r} of {folders[name]}'} "
+                             "(class names are compared without surrounding blanks, in Unicode NFC) ; rename it")
+        folders[name] = path
     if classes is None:
-        classes = names
-    extra = sorted(set(names) - set(classes))
+        classes = sorted(folders)
+    extra = sorted(set(folders) - set(classes))
     if extra:
         raise UsageError(f"{folder} has classes the training split lacks ({', '.join(extra[:5])}) ; give each "
                          "class a folder in train/ too")
     files, labels = [], []
     for label, name in enumerate(classes):
-        found = image_files(folder / name) if (folder / name).is_dir() else []
+        found = image_files(folders[name]) if name in folders else []
         files += found
         labels += [label] * len(found)
     return files, labels, classes
@@ -108,11 +122,11 @@ def _listing(root: Path) -> tuple[dict[str, tuple[Listing, list[int]]], list[str
 
 
 def _fingerprint(root: Path, splits: dict, image_size: Optional[int]) -> str:
-    digest = hashlib.sha256(f"{root.resolve()}|{image_size}".encode())
+    hasher = hashlib.sha256(f"{CACHE_FORMAT}|{root.resolve()}|{image_size}".encode())
     for files, labels in splits.values():
-        digest.update("".join(f"{path}|{stat.st_size}|{stat.st_mtime_ns}|{label}\n"
+        hasher.update("".join(f"{path}|{stat.st_size}|{stat.st_mtime_ns}|{label}\n"
                               for (path, stat), label in zip(files, labels)).encode())
-    return digest.hexdigest()[:20]
+    return hasher.hexdigest()[:20]
 
 
 def cache_dir(root: Path, fingerprint: str) -> Path:
@@ -143,13 +157,17 @@ def _shape(files: list[str], image_size: Optional[int]) -> tuple[int, int, int]:
     return channels, height, width
 
 
-def _decode(files: list[str], shape: tuple[int, int, int], out: np.ndarray, desc: str) -> None:
+def _decode(files: list[str], shape: tuple[int, int, int], out: np.ndarray, desc: str) -> list[str]:
+    """Decode ``files`` into ``out``; return the digest of each file's bytes (its identity, see
+    :mod:`svp.data.identity`), read in the same pass."""
     from PIL import Image
 
     channels, height, width = shape
+    digests = []
     for row, path in enumerate(bar(files, desc=desc, unit="image")):
         try:
-            with Image.open(path) as image:
+            content = Path(path).read_bytes()
+            with Image.open(io.BytesIO(content)) as image:
                 image = image.convert("RGB" if channels == 3 else "L")
                 if image.size != (width, height):
                     image = image.resize((width, height), Image.Resampling.BILINEAR)
@@ -157,6 +175,8 @@ def _decode(files: list[str], shape: tuple[int, int, int], out: np.ndarray, desc
         except OSError as error:
             raise unreadable_image(path, error) from None
         out[row] = pixels.reshape(height, width, channels).transpose(2, 0, 1)
+        digests.append(digest(content))
+    return digests
 
 
 def _build_cache(folder: Path, splits: dict, image_size: Optional[int], labeled: int) -> None:
@@ -173,12 +193,13 @@ def _build_cache(folder: Path, splits: dict, image_size: Optional[int], labeled:
         for split, (files, labels) in splits.items():
             images = np.lib.format.open_memmap(building / f"{split}.npy", mode="w+", dtype=np.uint8,
                                                shape=(len(files), *shape))
-            _decode([path for path, _ in files], shape, images, desc=f"decoding {split}")
+            digests = _decode([path for path, _ in files], shape, images, desc=f"decoding {split}")
             if split == "train":
                 stats = channel_stats(torch.from_numpy(np.asarray(images[:labeled or len(files)])))
             images.flush()
             del images
             np.save(building / f"{split}-labels.npy", np.asarray(labels, dtype=np.int64))
+            np.save(building / f"{split}-digests.npy", np.asarray(digests, dtype=f"S{2 * DIGEST_SIZE}"))
         (building / DONE).write_text(json.dumps({"splits": list(splits), "mean": stats[0], "std": stats[1]}))
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
@@ -200,6 +221,18 @@ def open_folder(config: DataConfig) -> TensorData:
     inputs.setdefault("test", inputs["train"][:0])
     labels.setdefault("test", labels["train"][:0])
     saved = json.loads((folder / DONE).read_text())
-    files = splits["train"][0]  # ids only for the examples asked about (`svp query`), not every image each run
+    files = splits["train"][0]
+
+    def identify() -> tuple[list[str], list[str]]:
+        ids = [_relative(path, root) for path, _ in files]
+        return ids, np.load(folder / "train-digests.npy").astype(str).tolist()
+
+    # ids only for the examples asked about (`svp query`), not every image each run
     return image_data(root.name, inputs, labels, len(classes), config.augmentation, (saved["mean"], saved["std"]),
-                      classes=classes, ids=lambda indices: [os.path.relpath(files[i][0], root) for i in indices])
+                      classes=classes, ids=lambda indices: [_relative(files[i][0], root) for i in indices],
+                      identify=identify)
+
+
+def _relative(path: str, root: Path) -> str:
+    """A file's id: its path under the folder, in Unicode NFC (as macOS and Linux may spell it otherwise)."""
+    return unicodedata.normalize("NFC", os.path.relpath(path, root))

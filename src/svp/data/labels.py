@@ -3,12 +3,16 @@
 The labeling loop (``svp query``) asks for labels of training examples by
 their id (a file's path, the start of a text) and reads answers that name a
 class (by name or number); :func:`relabeled` then shows the learners the
-dataset with those labels in place of its unknown ones (-1).
+dataset with those labels in place of its unknown ones (-1), and
+:func:`in_rows` shows it in a run's rows when it changed since the run
+started (see :mod:`svp.data.identity`). Class names are compared as
+:func:`class_name` writes them, wherever they come from.
 """
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
-from typing import Iterator, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 import torch
@@ -43,30 +47,56 @@ def excerpt(text: str) -> str:
 
 
 @dataclass
-class _Relabeled:
-    """``data`` whose training labels are ``labels`` (the rest of it as it is)."""
+class _View:
+    """``data`` seen in other rows and with other training labels: row ``i`` is the data's row ``rows[i]``,
+    labeled ``labels[i]`` (the test split as it is). Rows that are gone (-1) are never batched."""
 
     data: Data
+    rows: np.ndarray
     labels: np.ndarray
 
     def __post_init__(self) -> None:
+        present = self.rows >= 0
+        own = np.full(self.data.size("train"), -1, dtype=np.int64)
+        own[self.rows[present]] = np.flatnonzero(present)
+        self._view_row = torch.from_numpy(own)  # the data's row -> this view's
         self._by_device: dict[str, torch.Tensor] = {}
 
-    def __getattr__(self, name: str):  # name, num_classes, modality, texts, ids, ...: the dataset's own
+    def __getattr__(self, name: str):  # name, num_classes, modality, classes, ...: the dataset's own
         if name == "data":  # not set yet (copy, pickle): no recursion
             raise AttributeError(name)
         return getattr(self.data, name)
 
+    def size(self, split: str) -> int:
+        return len(self.rows) if split == "train" else self.data.size(split)
+
     def targets(self, split: str) -> np.ndarray:
         return self.labels if split == "train" else self.data.targets(split)
 
+    def _at(self, indices) -> np.ndarray:
+        rows = self.rows[np.asarray(indices, dtype=np.int64)]
+        assert (rows >= 0).all(), "an example that is gone from the data was asked for"
+        return rows
+
+    @property
+    def ids(self) -> Optional[Callable[[np.ndarray], list[str]]]:
+        ids = getattr(self.data, "ids", None)
+        return None if ids is None else (lambda indices: ids(self._at(indices)))
+
+    @property
+    def texts(self) -> Optional[Callable[[str, np.ndarray], list[str]]]:
+        texts = getattr(self.data, "texts", None)
+        if texts is None:
+            return None
+        return lambda split, indices: texts(split, self._at(indices) if split == "train" else indices)
+
     def batches(self, split, indices, batch_size, **kwargs) -> Iterator[Batch]:
-        batches = self.data.batches(split, indices, batch_size, **kwargs)
         if split != "train":
-            yield from batches
+            yield from self.data.batches(split, indices, batch_size, **kwargs)
             return
-        for inputs, _, idx in batches:
-            yield inputs, self._on(inputs.device).index_select(0, idx.to(inputs.device)), idx
+        for inputs, _, idx in self.data.batches(split, self._at(indices), batch_size, **kwargs):
+            own = self._view_row[idx]
+            yield inputs, self._on(inputs.device).index_select(0, own.to(inputs.device)), own
 
     def _on(self, device: torch.device) -> torch.Tensor:
         key = str(device)
@@ -77,14 +107,27 @@ class _Relabeled:
 
 def relabeled(data: Data, indices: np.ndarray, labels: np.ndarray) -> Data:
     """``data`` with training examples ``indices`` labeled ``labels`` (class numbers)."""
-    merged = np.array(data.targets("train"), dtype=np.int64, copy=True)
+    if isinstance(data, _View):  # one view, not a chain of them
+        data, rows, merged = data.data, data.rows, np.array(data.labels, copy=True)
+    else:
+        rows, merged = np.arange(data.size("train")), np.array(data.targets("train"), dtype=np.int64, copy=True)
     merged[np.asarray(indices, dtype=np.int64)] = np.asarray(labels, dtype=np.int64)
-    return _Relabeled(data, merged)
+    return _View(data, rows, merged)
+
+
+def in_rows(data: Data, rows: np.ndarray, labels: np.ndarray) -> Data:
+    """``data`` in other rows: row ``i`` is the data's row ``rows[i]`` (-1: gone), labeled ``labels[i]``."""
+    return _View(data, np.asarray(rows, dtype=np.int64), np.asarray(labels, dtype=np.int64))
+
+
+def class_name(raw: str) -> str:
+    """A class name as svp compares it: stripped, in Unicode NFC (a macOS folder name is NFD)."""
+    return unicodedata.normalize("NFC", raw.strip())
 
 
 def class_number(value: str, names: Sequence[str]) -> Optional[int]:
     """The class ``value`` names (a class name, else a class number), or None."""
-    value, names = value.strip(), list(names)
+    value, names = class_name(value), list(names)  # names are normalised where they are read
     if value in names:
         return names.index(value)
     numeric_names = all(name.lstrip("-").isdigit() for name in names)  # then a number is a name, not a position

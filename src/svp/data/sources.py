@@ -16,21 +16,22 @@ standardised (training-split statistics) for the heads of :mod:`svp.models.heads
 from __future__ import annotations
 
 import zipfile
+from collections import Counter
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from svp.config import DataConfig
-from svp.data.base import Data, DatasetData, TensorData
+from svp.data.base import UNKNOWN, Data, DatasetData, TensorData
+from svp.data.identity import content_ids, identity_of, row_digests
 from svp.data.labels import class_names
 from svp.data.transforms import Augment, Normalize, Standardize
 from svp.errors import UsageError
 
 ARRAY_SUFFIXES = (".npz", ".npy")
-UNKNOWN = -1  # the label of an example nobody has labeled yet
 
 
 def is_source(dataset: str) -> bool:
@@ -61,31 +62,67 @@ def _x_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
     return shape, np.dtype(dtype)
 
 
+ARRAY_NAMES = ("x", "y", "x_test", "y_test", "ids")
+
+
 def open_source(config: DataConfig) -> TensorData:
     """The dataset in the file ``config.dataset`` names."""
     path = Path(config.dataset)
     arrays = _read(path, "--dataset")
-    unknown = [name for name in arrays if name not in ("x", "y", "x_test", "y_test")]
+    unknown = [name for name in arrays if name not in ARRAY_NAMES]
     if unknown:
-        raise UsageError(f"{path}: arrays {', '.join(unknown)} are not x, y, x_test or y_test ; rename them")
+        raise UsageError(f"{path}: arrays {', '.join(unknown)} are not {', '.join(ARRAY_NAMES)} ; rename them")
     y = arrays.get("y", np.full(len(arrays["x"]), UNKNOWN))
     return from_arrays(arrays["x"], y, arrays.get("x_test"), arrays.get("y_test"), name=path.name,
-                       augmentation=config.augmentation, where=str(path), classes=config.classes or None)
+                       augmentation=config.augmentation, where=str(path), classes=config.classes or None,
+                       ids=arrays.get("ids"))
 
 
 def open_view(path: str, data: Data, flag: str = "--proxy-dataset") -> TensorData:
-    """Another view of ``data``'s examples (row i = example i), such as their embeddings, with its labels."""
+    """Another view of ``data``'s examples, such as their embeddings, with its labels.
+
+    With ``ids`` in the file, its rows are matched to the dataset's examples by id (see
+    :mod:`svp.data.identity`); without, row i must be example i of the dataset.
+    """
     file = Path(path)
     arrays = _read(file, flag)
-    for split, name in (("train", "x"), ("test", "x_test")):
-        if name in arrays and len(arrays[name]) != data.size(split):
-            raise UsageError(f"{flag} {path}: {name} has {len(arrays[name])} rows but {data.name} has "
-                             f"{data.size(split)} {split} examples ; row i must be example i of the dataset")
+    where = f"{flag} {path}"
+    x = arrays["x"]
+    if "ids" in arrays:
+        x = x[_rows_of(_checked_ids(arrays["ids"], len(x), where), identity_of(data).ids, data.name, where)]
+    for split, rows in (("train", x), ("test", arrays.get("x_test"))):
+        if rows is not None and len(rows) != data.size(split):
+            raise UsageError(f"{where}: x{'_test' if split == 'test' else ''} has {len(rows)} rows but {data.name} "
+                             f"has {data.size(split)} {split} examples ; row i must be example i of the dataset "
+                             "(or give ids, the dataset's ids of the rows)")
     train, test = data.targets("train"), data.targets("test")
-    if "y" in arrays and not np.array_equal(arrays["y"], train):
-        raise UsageError(f"{flag} {path}: its y differs from {data.name}'s labels ; drop y (the dataset's are used)")
-    return from_arrays(arrays["x"], train, arrays.get("x_test"), test if "x_test" in arrays else None,
-                       name=file.name, where=f"{flag} {path}", classes=class_names(data))
+    if "y" in arrays and "ids" not in arrays and not np.array_equal(arrays["y"], train):
+        raise UsageError(f"{where}: its y differs from {data.name}'s labels ; drop y (the dataset's are used)")
+    return from_arrays(x, train, arrays.get("x_test"), test if "x_test" in arrays else None,
+                       name=file.name, where=where, classes=class_names(data))
+
+
+def _checked_ids(ids: np.ndarray, rows: int, where: str) -> list[str]:
+    """An ``ids`` array as strings: one per row of x, each once, integers or texts."""
+    if ids.ndim != 1 or len(ids) != rows or not (np.issubdtype(ids.dtype, np.integer) or ids.dtype.kind in "US"):
+        raise UsageError(f"{where}: ids is {ids.dtype} {ids.shape} ; give one id (an integer or a text) per row "
+                         f"of x ({rows})")
+    names = [value.decode() if isinstance(value, bytes) else str(value) for value in ids.tolist()]
+    if len(set(names)) != len(names):
+        twice = next(name for name, count in Counter(names).items() if count > 1)
+        raise UsageError(f"{where}: the id {twice!r} is on {names.count(twice)} rows ; give each row its own id")
+    return names
+
+
+def _rows_of(ids: list[str], wanted: list[str], name: str, where: str) -> np.ndarray:
+    """The row of each of ``wanted`` (the dataset's ids, in its order) among ``ids`` (a file's)."""
+    row = {id_: i for i, id_ in enumerate(ids)}
+    missing = [id_ for id_ in wanted if id_ not in row]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise UsageError(f"{where}: no row for {name}'s example {missing[0]!r}{more} ; give a row for every "
+                         "example (the ids are a folder's file paths, a table's --id-column, or the dataset's rows)")
+    return np.array([row[id_] for id_ in wanted], dtype=np.int64)
 
 
 def _read(path: Path, flag: str) -> dict[str, np.ndarray]:
@@ -110,7 +147,8 @@ def _read(path: Path, flag: str) -> dict[str, np.ndarray]:
 
 def from_arrays(x: np.ndarray, y: np.ndarray, x_test: Optional[np.ndarray] = None,
                 y_test: Optional[np.ndarray] = None, *, name: str = "arrays", augmentation: bool = False,
-                where: str = "the arrays", classes: Optional[Sequence[str]] = None) -> TensorData:
+                where: str = "the arrays", classes: Optional[Sequence[str]] = None,
+                ids: Optional[np.ndarray] = None) -> TensorData:
     """A dataset of images or feature vectors held in memory (see the module docstring).
 
     Parameters
@@ -128,6 +166,9 @@ def from_arrays(x: np.ndarray, y: np.ndarray, x_test: Optional[np.ndarray] = Non
     classes : sequence of str, optional
         The class names, label i naming ``classes[i]`` (default: the numbers up to the largest label); needed
         when no label shows how many classes there are (a cold start).
+    ids : np.ndarray, optional
+        An id per training example (integers or texts, each once), which keeps its labels on it when rows are
+        added or moved; without, an example is known by its content (see :mod:`svp.data.identity`).
     """
     if (x_test is None) != (y_test is None):
         raise UsageError(f"{where}: x_test and y_test go together ; give both or neither")
@@ -144,12 +185,24 @@ def from_arrays(x: np.ndarray, y: np.ndarray, x_test: Optional[np.ndarray] = Non
     labels = {split: torch.from_numpy(b.astype(np.int64)) for split, (_, b) in splits.items()}
     inputs.setdefault("test", inputs["train"][:0])
     labels.setdefault("test", labels["train"][:0])
+    names = None if ids is None else _checked_ids(np.asarray(ids), len(splits["train"][0]), where)
+    extra = {"classes": classes, "identify": _identify(splits["train"][0], names),
+             "ids": None if names is None else (lambda indices: [names[i] for i in indices])}
     if images:
-        return image_data(name, inputs, labels, num_classes, augmentation, classes=classes)
+        return image_data(name, inputs, labels, num_classes, augmentation, **extra)
     standardize = Standardize(inputs["train"])
     return TensorData(name=name, num_classes=num_classes, in_channels=inputs["train"].shape[1], inputs=inputs,
                       labels=labels, train_transform=standardize, eval_transform=standardize, modality="features",
-                      classes=classes)
+                      **extra)
+
+
+def _identify(x: np.ndarray, ids: Optional[list[str]]) -> Callable[[], tuple[list[str], list[str]]]:
+    """``identify()`` of arrays: the ids given, else each row's digest (an example is known by its content)."""
+    def identify() -> tuple[list[str], list[str]]:
+        digests = row_digests(x)
+        return (ids if ids is not None else content_ids(digests)), digests
+
+    return identify
 
 
 def count_classes(labels: dict[str, np.ndarray], where: str, num_classes: Optional[int] = None) -> int:

@@ -21,7 +21,7 @@ from svp.errors import UsageError
 from svp.workflows import label_studio
 
 QUESTION_COLUMNS = ("rank", "index", "id", "score", "predicted", "confidence", "label")
-LABEL_COLUMNS = ("index", "label", "round")
+LABEL_COLUMNS = ("index", "id", "label", "round")
 MAX_SHOWN = 8  # problems named in one error message
 
 #: One answer as read: (where it is, e.g. "answers.csv:7"; "index" or "id"; the example's key; the label given)
@@ -56,7 +56,8 @@ class Labels:
         An answer already recorded is skipped; one that contradicts a
         recorded label is refused. New answers are ordered as they were
         asked (``asked``: each question's picks, newest first), so the
-        labeled set grows in the order a simulation would give.
+        labeled set grows in the order a simulation would give; labels no
+        question asked for (the data's own, given since the run started) follow, by index.
         """
         recorded = dict(zip(self.indices.tolist(), self.labels.tolist()))
         clashes = [f"{where}: index {index} is labeled {names[recorded[index]]} already, not {names[label]}"
@@ -64,54 +65,64 @@ class Labels:
         _refuse(clashes, f"a label recorded in {rundir.LABELS_CSV} stands ; correct {rundir.LABELS_CSV} by hand "
                 "if it is wrong, or drop these answers")
         rank = {int(index): position for position, index in enumerate(np.concatenate(asked))}
-        new = sorted((index for index in answers if index not in recorded), key=lambda index: rank[index])
+        new = sorted((index for index in answers if index not in recorded),
+                     key=lambda index: (rank.get(index, len(rank)), index))
         return Labels(np.concatenate([self.indices, np.array(new, dtype=np.int64)]),
                       np.concatenate([self.labels, np.array([answers[i][0] for i in new], dtype=np.int64)]),
                       np.concatenate([self.rounds, np.full(len(new), round_, dtype=np.int64)]))
 
 
-def read_labels(run: Path, names: Optional[Sequence[str]]) -> Labels:
-    """The run's labels.csv (none yet: empty); its class names turned into numbers when ``names`` are given."""
+def read_labels(run: Path, names: Optional[Sequence[str]], ids: Sequence[Sequence[str]] = ()) -> Labels:
+    """The run's labels.csv (none yet: empty); its class names turned into numbers when ``names`` are given.
+
+    A row's ``id`` (written since svp records ids) must be the id of its example in one of ``ids`` (the
+    run's ids now, and as last recorded): a hand-edited index, or another run's file, is refused.
+    """
     path = run / rundir.LABELS_CSV
     indices, labels, rounds = [], [], []
     for number, row in enumerate(rundir.read_rows(path), start=2):
         try:
             index, round_ = int(row["index"]), int(row["round"])
         except (KeyError, TypeError, ValueError):
-            raise UsageError(f"{path}:{number} is not a row of index, label and round ; restore the file") from None
+            raise UsageError(f"{path}:{number} is not a row of index, id, label and round ; restore the file") \
+                from None
         label = -1 if names is None else class_number(row.get("label") or "", names)
         if label is None:
             raise UsageError(f"{path}:{number}: {row.get('label')!r} is not a class ({', '.join(names)}) ; "
                              "restore the file")
+        known = [table[index] for table in ids if 0 <= index < len(table)]
+        if row.get("id") and known and row["id"] not in known:
+            raise UsageError(f"{path}:{number}: index {index} is {known[0]} in this run, but the row names "
+                             f"{row['id']} ; restore the file (its rows are this run's labels)")
         indices.append(index)
         labels.append(label)
         rounds.append(round_)
     return Labels(np.array(indices, dtype=np.int64), np.array(labels, dtype=np.int64), np.array(rounds, dtype=np.int64))
 
 
-def save_labels(run: Path, labels: Labels, names: Sequence[str]) -> None:
+def save_labels(run: Path, labels: Labels, names: Sequence[str], ids: Sequence[str]) -> None:
     """labels.csv, rewritten whole and atomically: a kill leaves the old file or the new one."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(LABEL_COLUMNS)
-    writer.writerows(zip(labels.indices.tolist(), [names[k] for k in labels.labels], labels.rounds.tolist()))
-    rundir.atomic_write(run / rundir.LABELS_CSV, buffer.getvalue())
+    rundir.save_rows(run / rundir.LABELS_CSV, LABEL_COLUMNS,
+                     zip(labels.indices.tolist(), [ids[i] for i in labels.indices.tolist()],
+                         [names[k] for k in labels.labels], labels.rounds.tolist()))
 
 
-def read_answers(path: Path, data: Data, asked: np.ndarray) -> dict[int, tuple[int, str]]:
+def read_answers(path: Path, data: Data, asked: np.ndarray,
+                 written: Optional[dict[int, str]] = None) -> dict[int, tuple[int, str]]:
     """The answers in ``path`` (a CSV, or Label Studio's JSON export), checked: index -> (class, where).
 
     Each answer names an example by ``index`` or ``id`` (as the question
-    wrote it) and its label by class name or number; rows without a label
-    are not answered yet. Refused, naming the lines: examples that were not
-    asked, unknown classes, one example given two labels.
+    wrote it, ``written``: index -> id, or as it is now: a file filed since)
+    and its label by class name or number; rows without a label are not
+    answered yet. Refused, naming the lines: examples that were not asked,
+    unknown classes, one example given two labels.
     """
     if not path.is_file():
         raise UsageError(f"--labels {path}: no such file ; give the answers file (a CSV, or Label Studio's export)")
     entries = list(label_studio.read_export(path) if path.suffix == ".json" else _read_csv(path))
     asked = np.unique(asked)  # an example left unanswered may be asked again: its id still names one example
     names = class_names(data)
-    ids = _ids_of(data, asked) if any(kind == "id" for _, kind, _, _ in entries) else {}
+    ids = _ids_of(data, asked, written or {}) if any(kind == "id" for _, kind, _, _ in entries) else {}
     asked_set = set(asked.tolist())
     answers: dict[int, tuple[int, str]] = {}
     problems = []
@@ -140,18 +151,33 @@ def _resolve(kind: str, key: str, asked: set[int], ids: dict[str, list[int]]) ->
             return f"index {key!r} is not an example's index (a whole number)"
         index = int(key)
         return index if index in asked else f"index {index} was not asked"
-    matches = ids.get(key.strip(), [])
+    matches = sorted(ids.get(key.strip(), ()))
     if len(matches) != 1:
         return (f"id {key!r} was not asked" if not matches else
                 f"id {key!r} names {len(matches)} examples asked ; answer them by index")
     return matches[0]
 
 
-def _ids_of(data: Data, asked: np.ndarray) -> dict[str, list[int]]:
-    found: dict[str, list[int]] = {}
+def _ids_of(data: Data, asked: np.ndarray, written: dict[int, str]) -> dict[str, set[int]]:
+    """Id -> the examples asked that it names: as the question wrote it, and as it is now."""
+    found: dict[str, set[int]] = {}
     for index, id_ in zip(asked.tolist(), example_ids(data, asked)):
-        found.setdefault(id_, []).append(index)
+        found.setdefault(id_, set()).add(index)
+        if index in written:
+            found.setdefault(written[index], set()).add(index)
     return found
+
+
+def written_ids(run: Path) -> dict[int, str]:
+    """Index -> id, as the run's questions wrote them (query_<r>.csv)."""
+    written: dict[int, str] = {}
+    for round_ in rundir.query_rounds(run):
+        try:
+            rows = rundir.read_rows(rundir.query_file(run, round_, "csv"))
+            written.update((int(row["index"]), row["id"]) for row in rows if row.get("id"))
+        except (KeyError, TypeError, ValueError, csv.Error, UnicodeDecodeError):
+            continue  # a question file a person damaged: answers by index still work
+    return written
 
 
 def _read_csv(path: Path) -> Iterator[Answer]:

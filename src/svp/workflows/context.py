@@ -12,6 +12,7 @@ from svp.data import Data
 from svp.engine.device import derive_seed
 from svp.learners import Environment
 from svp.rundir import PROXY, RunLock
+from svp.workflows.identity import RunExamples
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Context:
     seed: int
     lock: Optional[RunLock] = None
     proxy_env: Optional[Environment] = None  # when the proxy sees its own view of the data (--proxy-dataset)
+    examples: Optional[RunExamples] = None  # which example each row of the run is (svp.workflows.identity)
 
     def __enter__(self) -> "Context":
         return self

@@ -30,6 +30,7 @@ from svp.workflows import answers as answer_files
 from svp.workflows.answers import Labels
 from svp.workflows import label_studio
 from svp.workflows.context import Context
+from svp.workflows.identity import save_examples
 from svp.workflows.loop import Annotator, Question, run_loop, unlabeled_pool
 from svp.workflows.setup import open_run
 from svp.workflows.steps import write
@@ -56,10 +57,9 @@ def run_query(config: QueryConfig) -> Path:
     """Record the answers given (``config.labels``), then train and ask the next question; return the run."""
     with open_run(config, validate_query) as ctx:
         known = ctx.pool[ctx.data.targets("train")[ctx.pool] != UNKNOWN]  # labeled in the dataset itself
-        given = answer_files.read_labels(ctx.run, class_names(ctx.data))
+        given = answer_files.read_labels(ctx.run, class_names(ctx.data), _run_ids(ctx))
         _check_recorded(ctx, given)
-        if config.labels is not None:
-            given = record_answers(ctx, Path(config.labels), given)
+        given = record_answers(ctx, Path(config.labels) if config.labels is not None else None, given)
         _show_labels(ctx, given)
         final_size = len(known) + len(given.indices)
         person = Person(given.by_round())
@@ -68,8 +68,16 @@ def run_query(config: QueryConfig) -> Path:
     return ctx.run
 
 
+def _run_ids(ctx: Context) -> list[list[str]]:
+    """The ids of the run's rows: as they are now, and as the run last recorded them (a kill may fall between
+    rewriting labels.csv and examples.csv)."""
+    examples = ctx.examples
+    return [examples.identity.ids] + ([examples.previous.ids] if examples.previous is not None else [])
+
+
 def _check_recorded(ctx: Context, given: Labels) -> None:
-    """labels.csv names pool examples the dataset does not label, each once (it is a file a person may edit)."""
+    """labels.csv names pool examples the dataset did not label when the run started, each once (it is a file a
+    person may edit); a run whose labels.csv is lost is not taken for one nobody answered."""
     path = ctx.path(rundir.LABELS_CSV)
     unknown = ctx.data.targets("train") == UNKNOWN
     outside = [int(i) for i in given.indices if not (0 <= i < len(unknown) and unknown[i])]
@@ -78,8 +86,13 @@ def _check_recorded(ctx: Context, given: Labels) -> None:
                          f"{ctx.config.data.dataset} ; restore the file")
     if len(np.unique(given.indices)) != len(given.indices):
         raise UsageError(f"{path} labels an example twice ; restore the file (one row per example)")
-
-
+    known = int((~unknown[ctx.pool]).sum())
+    trained = [int(row["nexamples"]) for row in rundir.read_rows(ctx.path(rundir.PROXY_CSV))]
+    if trained and max(trained) > known + len(given.indices):
+        raise UsageError(f"{path} holds {len(given.indices)} labels, but this run's proxy trained on "
+                         f"{max(trained)} examples ({known} labeled in the data) ; restore {path.name} from a backup "
+                         f"(or give the answers again: svp query --resume {ctx.run} --labels FILE, one file a "
+                         "question, in order)")
 def _question_size(ctx: Context, config: QueryConfig, labeled: np.ndarray) -> Optional[int]:
     """--budget, or what is left to label (None: nothing)."""
     left = len(unlabeled_pool(ctx, labeled))
@@ -96,22 +109,60 @@ def _show_labels(ctx: Context, given: Labels) -> None:
                                             data=relabeled(ctx.proxy_env.data, given.indices, given.labels))
 
 
-def record_answers(ctx: Context, path: Path, given: Labels) -> Labels:
-    """Check the answers in ``path`` against the questions asked, and add the new ones to labels.csv."""
+def record_answers(ctx: Context, path: Optional[Path], given: Labels) -> Labels:
+    """Add to labels.csv the answers in ``path`` and the labels the data gives examples it did not label when the
+    run started (a file filed into its class folder), checked against the questions asked and labels.csv."""
+    names = class_names(ctx.data)
     rounds = rundir.query_rounds(ctx.run)
-    if not rounds:
+    if path is not None and not rounds:
         raise UsageError(f"--resume {ctx.run} has asked no question yet, so --labels {path} answers nothing ; "
                          "run svp query --resume RUN first, then label what it asks")
     asked = [rundir.load_index(rundir.query_file(ctx.run, r, "index")) for r in rounds]
-    answers = answer_files.read_answers(path, ctx.data, np.concatenate(asked))
-    updated = given.add(answers, rounds[-1], asked[::-1], class_names(ctx.data))
+    answers = _filed(ctx, given, names)
+    if path is not None:
+        from_file = answer_files.read_answers(path, ctx.data, np.concatenate(asked),
+                                              answer_files.written_ids(ctx.run))
+        answers = _merged(answers, from_file, names)
+    updated = given.add(answers, rounds[-1], asked[::-1], names) if rounds else given
+    ids = ctx.examples.identity.ids
+    if len(updated.indices) > len(given.indices) or (ctx.examples.moved and len(updated.indices)):
+        write(answer_files.save_labels, ctx.run, updated, names, ids)
+    if ctx.examples.moved:  # after labels.csv: a kill between the two leaves files the next call reads back
+        write(save_examples, ctx.run, ctx.examples.identity)
     if len(updated.indices) > len(given.indices):
-        write(answer_files.save_labels, ctx.run, updated, class_names(ctx.data))
-        log.info("%d new labels from %s for question %d", len(updated.indices) - len(given.indices), path,
-                 rounds[-1])
-    else:
+        log.info("%d new labels for question %d", len(updated.indices) - len(given.indices), rounds[-1])
+    elif path is not None:
         log.info("%s: every answer was recorded before", path)
     return updated
+
+
+def _filed(ctx: Context, given: Labels, names: list[str]) -> dict[int, tuple[int, str]]:
+    """The labels the data gives now to examples it did not label when the run started: index -> (class, where).
+
+    One that labels.csv records otherwise is refused: the folder and the answers disagree.
+    """
+    filed = ctx.examples.filed
+    if not filed:
+        return {}
+    indices = np.array(sorted(filed), dtype=np.int64)
+    where = dict(zip(indices.tolist(), example_ids(ctx.data, indices)))
+    recorded = dict(zip(given.indices.tolist(), given.labels.tolist()))
+    clashes = [f"{where[i]} is filed as {names[label]} but {rundir.LABELS_CSV} labels it {names[recorded[i]]}"
+               for i, label in filed.items() if i in recorded and recorded[i] != label]
+    if clashes:
+        raise UsageError("; ".join(clashes[:answer_files.MAX_SHOWN]) + " ; move the files to the class they belong "
+                         f"to, or correct {rundir.LABELS_CSV}")
+    return {i: (label, where[i]) for i, label in filed.items()}
+
+
+def _merged(filed: dict[int, tuple[int, str]], answers: dict[int, tuple[int, str]],
+            names: list[str]) -> dict[int, tuple[int, str]]:
+    """The answers of a file and the labels of the data, refused where they disagree."""
+    clashes = [f"{where}: index {i} is labeled {names[label]} here, but filed as {names[filed[i][0]]} "
+               f"({filed[i][1]})" for i, (label, where) in answers.items() if i in filed and filed[i][0] != label]
+    if clashes:
+        raise UsageError("; ".join(clashes[:answer_files.MAX_SHOWN]) + " ; correct these answers, or move the files")
+    return {**filed, **answers}
 
 
 class Person(Annotator):

@@ -22,12 +22,14 @@ import svp
 from svp import config as cfg
 from svp import rundir
 from svp.data import UNKNOWN, Data, dataset_modality, open_dataset, split_dev
+from svp.data.identity import Identity, identity_of
 from svp.data.sources import open_view
 from svp.engine import distributed
 from svp.engine.device import pick_device
 from svp.errors import UsageError
 from svp.learners import Environment, archs_for, learner_kind
 from svp.selection import ACTIVE_METHODS, CORESET_METHODS, METHODS, SCORED_METHODS
+from svp.workflows import identity
 from svp.workflows.context import Context
 from svp.workflows.resume import check_saved_files
 
@@ -45,7 +47,8 @@ def open_run(config: Any, validate: Optional[Validator] = None, dev_index: Optio
     ``validate(config, data, pool, dev)`` raises :class:`UsageError` for
     inputs that only the data can show to be wrong. ``dev_index`` (a
     replay's source run's ``dev.index``) gives the dev set instead of
-    ``--validation``.
+    ``--validation``. A resumed run sees the data in its own rows (see
+    :mod:`svp.workflows.identity`).
     """
     check_selection_method(config)
     check_learners(config)
@@ -60,11 +63,17 @@ def open_run(config: Any, validate: Optional[Validator] = None, dev_index: Optio
     check_learners(config, data, proxy_data)
     if not isinstance(config, cfg.QueryConfig):  # the labeling loop asks a person for the unknown ones
         check_labels_known(config, data)
-    config, pool, dev = _pool_and_dev(config, data, dev_index)
-    if validate is not None:
-        validate(config, data, pool, dev)
-    run, lock = _run_directory(config, dev)
+    lock = _lock_resumed(config)  # before reading the run's files: another process may be writing them
     try:
+        if config.runtime.resume:
+            data, proxy_data, examples = identity.follow(Path(config.runtime.resume), config, data, proxy_data)
+        else:
+            examples = identity.RunExamples(identity_of(data))
+        config, pool, dev = _pool_and_dev(config, data, dev_index)
+        pool = np.setdiff1d(pool, examples.absent)
+        if validate is not None:
+            validate(config, data, pool, dev)
+        run, lock = _run_directory(config, dev, examples.identity, lock)
         if config.runtime.resume:
             check_saved_files(run, config, data.size("train"), dev)
     except BaseException:
@@ -77,7 +86,7 @@ def open_run(config: Any, validate: Optional[Validator] = None, dev_index: Optio
                       getattr(config, "mc_samples", Environment.mc_samples),
                       getattr(config, "mc_dropout", Environment.mc_dropout), mc_training=samples_mc)
     proxy_env = None if proxy_data is None else dataclasses.replace(env, data=proxy_data)
-    return Context(config, env, pool, run, seed, lock, proxy_env)
+    return Context(config, env, pool, run, seed, lock, proxy_env, examples)
 
 
 def _pool_and_dev(config: Any, data: Data, dev_index: Optional[Path]) -> tuple[Any, np.ndarray, np.ndarray]:
@@ -189,14 +198,23 @@ def check_labels_known(config: Any, data: Data) -> None:
                          "ask a person for labels with the labeling loop (svp query)")
 
 
-def _run_directory(config: Any, dev: np.ndarray) -> tuple[Path, Optional[rundir.RunLock]]:
-    """A new run directory with config.json (and, for selections, dev.index: replays take the dev set from
-    it, as from the original's), or the one being resumed (untouched); locked by the process that writes."""
+def _lock_resumed(config: Any) -> Optional[rundir.RunLock]:
+    """The lock of the run being resumed (held by the process that writes, rank 0); None for a new run."""
     lock = None
+    if config.runtime.resume and distributed.is_main():
+        lock = rundir.RunLock(config.runtime.resume).acquire()
+    distributed.barrier()
+    return lock
+
+
+def _run_directory(config: Any, dev: np.ndarray, examples: Identity,
+                   lock: Optional[rundir.RunLock]) -> tuple[Path, Optional[rundir.RunLock]]:
+    """A new run directory with config.json, the data's examples (see :mod:`svp.workflows.identity`) and, for
+    selections, dev.index (replays take the dev set from it, as from the original's), or the one being resumed
+    (untouched but for the temporaries a killed write left); locked by the process that writes."""
     if config.runtime.resume:
         path = Path(config.runtime.resume)
-        if distributed.is_main():
-            lock = rundir.RunLock(path).acquire()  # before cleaning: the temporaries may be a live run's
+        if distributed.is_main():  # under the lock: the temporaries are no live run's
             for stale in rundir.remove_temporaries(path):
                 log.info("removed %s, left by a write the interruption cut short", stale)
         distributed.barrier()
@@ -206,7 +224,8 @@ def _run_directory(config: Any, dev: np.ndarray) -> tuple[Path, Optional[rundir.
         path = rundir.create_run_dir(config.runtime.run_dir)
         try:
             lock = rundir.RunLock(path).acquire()
-            rundir.save_json(path / rundir.CONFIG, describe(config))
+            rundir.save_json(path / rundir.CONFIG, {**describe(config), identity.KEY: identity.describe(examples)})
+            identity.record(path, examples)
             if isinstance(config, cfg.SelectionConfig):
                 rundir.save_index(path / rundir.DEV_INDEX, dev)
         except BaseException:  # a full or read-only disk: leave no empty run directory behind
