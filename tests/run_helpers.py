@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
+import pytest
+
 import svp
 from svp._faults import ENV as KILL_AT_ENV
 from svp.rundir import read_rows as rows  # noqa: F401  (re-exported for the tests)
@@ -54,3 +56,27 @@ def run_module(module: str, args: list[str], kill_at: str | None = None) -> subp
         env[KILL_AT_ENV] = kill_at
     return subprocess.run([sys.executable, "-m", module, *args], env=env, capture_output=True, text=True,
                           timeout=300)
+
+
+def snapshot(*folders: Path) -> dict[str, bytes]:
+    """Every file under ``folders``, by path, with its bytes."""
+    return {str(p): p.read_bytes() for folder in folders if folder.exists()
+            for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+
+
+def refused(capsys, argv: list[str], domain=None, watched: tuple[Path, ...] = ()) -> str:
+    """``svp argv``'s error output: exit 2, a last line ``<prog>: error: <what> ; <how to fix>``, no traceback,
+    and no file under ``watched`` (run directories, datasets, caches) created, changed or removed."""
+    from svp.cli import GENERIC, main
+
+    domain = domain or GENERIC
+    before = snapshot(*watched)
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv, domain=domain)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2, err
+    assert "Traceback" not in err
+    message = err.rstrip("\n").splitlines()[-1]  # log lines may come before it
+    assert message.startswith(f"{domain.prog}: error: ") and " ; " in message, err
+    assert snapshot(*watched) == before
+    return err
