@@ -8,13 +8,15 @@ by :mod:`svp.cli.parse`. Domain entry points (``python -m svp.cifar``,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import logging
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 from svp import progress
 from svp.cli.domain import GENERIC, Command, Domain, OptionGroup
@@ -23,7 +25,7 @@ from svp.cli.options import (DATA, MODEL, RUNTIME, SHORT_FORMS, WORKFLOW_COMMAND
 from svp.cli.parse import build_config, typed_fields
 from svp.data import DATASETS
 from svp.engine.distributed import is_main
-from svp.errors import UsageError
+from svp.errors import Interrupted, UsageError
 from svp.learners import archs_for
 from svp.report import report, run_summary
 from svp.rundir import PROXY, REPORT_CSV, REPORT_DIR, REPORT_MD, TARGET
@@ -163,7 +165,10 @@ def main(argv: Optional[Sequence[str]] = None, domain: Domain = GENERIC) -> int:
         for short, long in getattr(args, SHORT_FORMS, None) or ():
             log.warning("%s sets %s here, as in the original implementation's %s command; write %s or %s to "
                         "say which model you mean", short, long, args.command, long, long.replace("proxy-", ""))
-        workflow, run = _run(args, domain, argv)
+        with _sigterm_interrupts():
+            workflow, run = _run(args, domain, argv)
+    except (KeyboardInterrupt, Interrupted) as error:
+        _interrupted(domain, args.command, error, debug)
     except UsageError as error:
         _fail(parser, domain, _user_message(error), debug)
     except OSError as error:
@@ -183,6 +188,40 @@ def _fail(parser: argparse.ArgumentParser, domain: Domain, message: str, debug: 
     if debug:
         traceback.print_exc()
     parser.exit(2, f"{domain.prog}: error: {message}\n")
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (a scheduler's stop, ``kill``) interrupts a workflow as Ctrl-C does: its files stay resumable and
+    the CLI says how to resume (the default would end the process without a word)."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted("SIGTERM", 128 + signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (svp called from a thread): leave SIGTERM as it is
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupted(domain: Domain, command: str, error: BaseException, debug: bool) -> None:
+    """One line: what stopped the run and how to resume it; exit 128 + the signal's number."""
+    if debug:
+        traceback.print_exc()
+    stop = error if isinstance(error, Interrupted) else Interrupted("Ctrl-C", 128 + signal.SIGINT)
+    if stop.run is None:
+        how = "no run directory was made yet: start again"
+    else:
+        how = f"every finished step is kept: resume with {domain.prog} {command} --resume {stop.run}"
+        if command == "query":
+            how += " (and --labels FILE again if this call was given answers: those recorded already are skipped)"
+    if is_main():
+        sys.stderr.write(f"{domain.prog}: interrupted ({stop.signal_name}) ; {how}\n")
+    sys.exit(stop.exit_code)
 
 
 def _user_message(error: UsageError) -> str:

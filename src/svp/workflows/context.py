@@ -1,6 +1,7 @@
 """The resolved environment a workflow runs in (made by :func:`svp.workflows.setup.open_run`)."""
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -10,6 +11,7 @@ import torch
 
 from svp.data import Data
 from svp.engine.device import derive_seed
+from svp.errors import Interrupted
 from svp.learners import Environment
 from svp.rundir import PROXY, RunLock
 from svp.workflows.identity import RunExamples
@@ -35,9 +37,13 @@ class Context:
     def __enter__(self) -> "Context":
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, exc_type: Any, error: Any, traceback: Any) -> None:
         if self.lock is not None:
             self.lock.release()
+        if exc_type is KeyboardInterrupt:  # Ctrl-C: the CLI says how to resume this run
+            raise Interrupted("Ctrl-C", 128 + signal.SIGINT, self.run) from None
+        if exc_type is Interrupted and error.run is None:
+            error.run = self.run
 
     @property
     def data(self) -> Data:
