@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Iterable, NamedTuple, Optional
 
@@ -77,6 +78,9 @@ def check_type(option: str, value: Any, kind: type, choices: Optional[Iterable[s
         raise UsageError(f"{option} {value!r} is not one of {', '.join(choices)} ; choose one of them")
 
 
+MAX_IMAGE_SIZE = 4096
+
+
 @dataclass(frozen=True)
 class DataConfig:
     dataset: str = "fashion-mnist"
@@ -103,8 +107,8 @@ class DataConfig:
         check_number("--validation", self.validation, COUNT)
         check_number("--num-workers", self.num_workers, COUNT)
         check_number("--eval-num-workers", self.eval_num_workers, COUNT)
-        if self.image_size is not None:
-            check_number("--image-size", self.image_size, POSITIVE_COUNT)
+        if self.image_size is not None:  # larger is a typo: 4096 x 4096 colour images already take 48 MiB each
+            check_number("--image-size", self.image_size, Range(integer=True, low=1, high=MAX_IMAGE_SIZE))
         check_type("--text-column", self.text_column, str)
         check_type("--label-column", self.label_column, str)
         if self.test_file is not None:
@@ -112,6 +116,17 @@ class DataConfig:
         if self.id_column is not None:
             check_type("--id-column", self.id_column, str)
         _check_classes(self.classes)
+        object.__setattr__(self, "classes", tuple(class_name(name) for name in self.classes))
+        if len(set(self.classes)) != len(self.classes):
+            twice = next(name for name in self.classes if self.classes.count(name) > 1)
+            raise UsageError(f"--class {twice!r} is given twice (names are compared without surrounding blanks) ; "
+                             "give each class once")
+
+
+def class_name(raw: str) -> str:
+    """A class name as svp compares it, wherever it comes from (--class, a folder, a table, an answer): without
+    surrounding blanks, in Unicode NFC (macOS spells a folder's name in NFD)."""
+    return unicodedata.normalize("NFC", raw.strip())
 
 
 def _check_classes(classes: Any) -> None:

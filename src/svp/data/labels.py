@@ -10,14 +10,16 @@ started (see :mod:`svp.data.identity`). Class names are compared as
 """
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 import torch
 
+from svp.config import class_name
 from svp.data.base import Batch, Data
+
+__all__ = ["class_name", "class_names", "class_number", "example_ids", "excerpt", "in_rows", "relabeled"]
 
 EXCERPT = 80  # characters of a text that identify it in a query
 
@@ -118,11 +120,6 @@ def relabeled(data: Data, indices: np.ndarray, labels: np.ndarray) -> Data:
 def in_rows(data: Data, rows: np.ndarray, labels: np.ndarray) -> Data:
     """``data`` in other rows: row ``i`` is the data's row ``rows[i]`` (-1: gone), labeled ``labels[i]``."""
     return _View(data, np.asarray(rows, dtype=np.int64), np.asarray(labels, dtype=np.int64))
-
-
-def class_name(raw: str) -> str:
-    """A class name as svp compares it: stripped, in Unicode NFC (a macOS folder name is NFD)."""
-    return unicodedata.normalize("NFC", raw.strip())
 
 
 def class_number(value: str, names: Sequence[str]) -> Optional[int]:
