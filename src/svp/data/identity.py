@@ -89,6 +89,17 @@ def identity_of(data: Data) -> Identity:
     return Identity(list(ids), list(digests), labels, tuple(class_names(data)))
 
 
+def _named_by_content(id_: str) -> bool:
+    """Whether ``id_`` is a digest that :func:`content_ids` made (the example has no id of its own)."""
+    value = id_.split("#", 1)[0]
+    return len(value) == 2 * DIGEST_SIZE and all(c in "0123456789abcdef" for c in value)
+
+
+def display_id(identity: Identity, row: int) -> str:
+    """How a message names row ``row``: its id, or "row N" when its id is only its content's digest."""
+    return f"row {row}" if _named_by_content(identity.ids[row]) else identity.ids[row]
+
+
 @dataclass
 class Changes:
     """How the data now differs from a run's rows (see :func:`compare`).
@@ -136,6 +147,14 @@ def compare(run: Identity, now: Identity) -> Changes:
             rows[i] = found.pop(0)
             taken[rows[i]] = True
             changes.moved.append(i)
+    for i in np.flatnonzero(rows < 0).tolist():
+        # known by its content, an edited example has a new id: the new one in its place (just after the row
+        # of the example before it) is that example changed, not one removed and one added
+        place = rows[i - 1] + 1 if i > 0 else 0
+        if _named_by_content(run.ids[i]) and place >= 0 and place < len(now) and not taken[place] \
+                and _named_by_content(now.ids[place]):
+            rows[i], taken[place] = place, True
+            changes.changed.append(i)
         else:
             changes.removed.append(i)
     kept = rows >= 0

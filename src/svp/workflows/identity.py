@@ -30,7 +30,7 @@ import numpy as np
 
 from svp import rundir
 from svp.data import UNKNOWN, Data
-from svp.data.identity import Changes, Identity, compare, grown, identity_of
+from svp.data.identity import Changes, Identity, compare, display_id, grown, identity_of
 from svp.data.labels import class_number, in_rows
 from svp.errors import UsageError
 
@@ -130,6 +130,22 @@ def follow(run: Path, config: Any, data: Data, proxy_data: Optional[Data]) -> tu
     return view, proxy_view, RunExamples(rows, np.array(changes.removed, dtype=np.int64), filed, recorded)
 
 
+def check_selected_from(source: Path, data: Data, dataset: str) -> None:
+    """A replay's source run selected from this very data (when it records what its data was)."""
+    path = source / rundir.CONFIG
+    saved = rundir.load_json(path).get(KEY) if path.is_file() else None
+    if not isinstance(saved, dict):
+        return  # the original implementation's runs, and svp's before data identity
+    recorded = load_examples(source, saved)
+    now = identity_of(data)
+    same = (recorded.fingerprint() if recorded is not None else saved.get("fingerprint")) == now.fingerprint()
+    if not same:
+        what = _changes(recorded, now, compare(recorded, now)) if recorded is not None and \
+            tuple(now.classes) == recorded.classes else f"{saved.get('examples')} examples then, {len(now)} now"
+        raise UsageError(f"--precomputed-selection {source} selected from {dataset} as it was, and it changed since "
+                         f"({what}) ; replay it on the data it selected from")
+
+
 def _used(run: Path, recorded: Identity) -> set[int]:
     """Rows the run relies on: labeled when it started, in its dev set, asked, answered."""
     used = set(np.flatnonzero(recorded.labels != UNKNOWN).tolist())
@@ -150,10 +166,10 @@ def _refuse_changes_under_use(run: Path, recorded: Identity, now: Identity, chan
     """Refuse examples the run relies on that changed, went away, or that the data labels otherwise now."""
     used = _used(run, recorded)
     labels_now = np.asarray(now.labels, dtype=np.int64)
-    problems = [f"{recorded.ids[i]} changed" for i in changes.changed if i in used]
-    problems += [f"{recorded.ids[i]} is gone" for i in changes.removed if i in used]
-    problems += [f"{recorded.ids[i]} was labeled {recorded.classes[recorded.labels[i]]} when the run started, "
-                 f"{_label(now, labels_now[changes.rows[i]])} now"
+    problems = [f"{display_id(recorded, i)} changed" for i in changes.changed if i in used]
+    problems += [f"{display_id(recorded, i)} is gone" for i in changes.removed if i in used]
+    problems += [f"{display_id(recorded, i)} was labeled {recorded.classes[recorded.labels[i]]} when the run "
+                 f"started, {_label(now, labels_now[changes.rows[i]])} now"
                  for i in changes.relabeled if recorded.labels[i] != UNKNOWN]
     if problems:
         more = f" (and {len(problems) - MAX_NAMED} more)" if len(problems) > MAX_NAMED else ""
@@ -167,22 +183,24 @@ def _label(identity: Identity, label: int) -> str:
 
 
 def _changes(recorded: Identity, now: Identity, changes: Changes) -> str:
-    """What changed, in words, naming a few examples of each kind."""
-    def named(rows: list[int], ids: list[str]) -> str:
-        return ", ".join(ids[i] for i in rows[:MAX_NAMED]) + (" ..." if len(rows) > MAX_NAMED else "")
+    """What changed, in words, naming a few examples of each kind (by their row in the data now, or in the run)."""
+    def named(rows: list[int], identity: Identity) -> str:
+        return ", ".join(display_id(identity, i) for i in rows[:MAX_NAMED]) + (" ..." if len(rows) > MAX_NAMED else "")
 
-    gained = changes.rows[len(recorded):].tolist()
     parts = []
+    gained = changes.rows[len(recorded):].tolist()
     if gained:
-        parts.append(f"{len(gained)} example(s) added ({named(gained, now.ids)})")
+        parts.append(f"{len(gained)} example(s) added ({named(gained, now)})")
     for what, rows in (("changed", changes.changed), ("gone", changes.removed)):
         if rows:
-            parts.append(f"{len(rows)} {what} ({named(rows, recorded.ids)})")
+            parts.append(f"{len(rows)} {what} ({named(rows, recorded)})")
     if changes.moved:
-        parts.append(f"{len(changes.moved)} moved ({', '.join(f'{recorded.ids[i]} -> {now.ids[changes.rows[i]]}' for i in changes.moved[:MAX_NAMED])})")
+        pairs = [f"{display_id(recorded, i)} -> {display_id(now, changes.rows[i])}" for i in changes.moved]
+        parts.append(f"{len(pairs)} moved ({', '.join(pairs[:MAX_NAMED])})")
     if changes.relabeled:
-        parts.append(f"{len(changes.relabeled)} labeled otherwise ({named(changes.relabeled, recorded.ids)})")
+        parts.append(f"{len(changes.relabeled)} labeled otherwise ({named(changes.relabeled, recorded)})")
     if not parts and changes.reordered:
         moved = int(np.flatnonzero(changes.rows[: len(recorded)] != np.arange(len(recorded)))[0])
-        parts.append(f"examples at other rows ({recorded.ids[moved]} was row {moved}, is row {changes.rows[moved]})")
+        parts.append(f"examples at other rows ({display_id(recorded, moved)} was row {moved}, is row "
+                     f"{changes.rows[moved]})")
     return "; ".join(parts)

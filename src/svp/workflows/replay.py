@@ -25,6 +25,7 @@ from svp.errors import UsageError
 from svp.learners import make_learner
 from svp.rundir import TARGET
 from svp.workflows.context import Context
+from svp.workflows.identity import check_selected_from
 from svp.workflows.setup import open_run
 from svp.workflows.steps import train_step, write
 
@@ -92,6 +93,12 @@ def _check_dataset(source: Path, dataset: str) -> None:
                          f"replay it with --dataset {selected_from}")
 
 
+def _check_same_data(source: Path, data: Any, config: Any) -> None:
+    """Indices name examples of the data they were selected from: a source run of other data is refused."""
+    if source.is_dir():
+        check_selected_from(source, data, config.data.dataset)
+
+
 def _dev_index(source: Path) -> Optional[Path]:
     """The dev set the source run trained with (ours, and the original's), when it says."""
     path = source / rundir.DEV_INDEX
@@ -123,6 +130,7 @@ def replay_active(config: ActiveConfig) -> Path:
     selections: list[np.ndarray] = []  # read (and checked) once the data is known, before the run directory
 
     def validate(config: ActiveConfig, data: Any, pool: np.ndarray, dev: np.ndarray) -> None:
+        _check_same_data(source, data, config)
         selections.extend(_read(paths, data, dev))
         sizes = [len(indices) for indices in selections]
         missing = [size for size in config.eval_target_at if size not in sizes]
@@ -143,8 +151,12 @@ def replay_coreset(config: CoresetConfig) -> Path:
     source = _source(config)
     path = source if source.is_file() else coreset_selection(source)
     read: list[np.ndarray] = []  # read (and checked) once the data is known, before the run directory
-    with open_run(config, lambda config, data, pool, dev: read.extend(_read([path], data, dev)),
-                  _dev_index(source)) as ctx:
+
+    def validate(config: CoresetConfig, data: Any, pool: np.ndarray, dev: np.ndarray) -> None:
+        _check_same_data(source, data, config)
+        read.extend(_read([path], data, dev))
+
+    with open_run(config, validate, _dev_index(source)) as ctx:
         (selected,) = read
         if source.is_dir():
             write(link_earlier_results, source, ctx.run)
