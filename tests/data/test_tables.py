@@ -102,7 +102,7 @@ def test_jsonl_rows_without_the_text_are_named(tmp_path):
     with pytest.raises(UsageError, match=r"rows.jsonl:2: the row has no 'text'"):
         open_dataset(DataConfig(dataset=str(path)))
     path.write_text('{"text": "fine", "label": "a"}\n[1, 2]\n')
-    with pytest.raises(UsageError, match="line 2 is not a JSON object"):
+    with pytest.raises(UsageError, match=r"rows.jsonl:2: the line is an array \(\[1, 2\]\), not a JSON object"):
         open_dataset(DataConfig(dataset=str(path)))
 
 

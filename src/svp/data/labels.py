@@ -127,7 +127,8 @@ def class_number(value: str, names: Sequence[str]) -> Optional[int]:
     value, names = class_name(value), list(names)  # names are normalised where they are read
     if value in names:
         return names.index(value)
-    numeric_names = all(name.lstrip("-").isdigit() for name in names)  # then a number is a name, not a position
-    if not numeric_names and value.isdigit() and int(value) < len(names):
+    # isdecimal, not isdigit: "²" is a digit that int() refuses
+    numeric_names = all(name.lstrip("-").isdecimal() for name in names)  # then a number is a name, not a position
+    if not numeric_names and value.isdecimal() and int(value) < len(names):
         return int(value)
     return None

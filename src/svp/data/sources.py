@@ -6,7 +6,16 @@
   for instance embeddings from CLIP, DINO or a sentence encoder;
 - ``y``: integer labels, ``-1`` where the label is not known yet;
 - optionally ``x_test`` and ``y_test``, the test split (none: no test
-  accuracy is measured).
+  accuracy is measured);
+- optionally ``ids``, one id per row of ``x`` (see :mod:`svp.data.identity`).
+
+A file is untrusted input: it is read without pickles, and every array is
+checked before anything is built, each refusal saying what the array is and
+how to save it instead. Labels may be of any integer dtype (Keras ships
+uint8, and ``(N, 1)`` columns). Without ``--class``, the labels imply the
+classes 0 .. the largest label, and each of them must have an example (a
+stray label of 100000 is refused, not trained as 100001 classes); with it,
+labels beyond the named classes are refused.
 
 A ``.npy`` file holds ``x`` alone: no labels, so ``--class`` names the
 classes a person will label them with (``svp query``). Images are held in
@@ -72,7 +81,7 @@ def open_source(config: DataConfig) -> TensorData:
     unknown = [name for name in arrays if name not in ARRAY_NAMES]
     if unknown:
         raise UsageError(f"{path}: arrays {', '.join(unknown)} are not {', '.join(ARRAY_NAMES)} ; rename them")
-    y = arrays.get("y", np.full(len(arrays["x"]), UNKNOWN))
+    y = arrays["y"] if "y" in arrays else np.full(len(arrays["x"]), UNKNOWN)  # _read: x has rows
     return from_arrays(arrays["x"], y, arrays.get("x_test"), arrays.get("y_test"), name=path.name,
                        augmentation=config.augmentation, where=str(path), classes=config.classes or None,
                        ids=arrays.get("ids"))
@@ -126,23 +135,49 @@ def _rows_of(ids: list[str], wanted: list[str], name: str, where: str) -> np.nda
 
 
 def _read(path: Path, flag: str) -> dict[str, np.ndarray]:
-    """The arrays of a .npz (or the x of a .npy) that ``flag`` names, which must hold an x."""
+    """The arrays of a .npz (or the x of a .npy) that ``flag`` names, which must hold an x of one or more rows."""
     if not path.is_file():
         raise UsageError(f"{flag} {path}: no such file ; give the path of a .npz (x, y, x_test, y_test) or "
                          "a .npy (x) file")
+    if path.stat().st_size == 0:
+        raise UsageError(f"{path} is empty (0 bytes) ; save the arrays with np.savez(path, x=..., y=...)")
     try:
         loaded = np.load(path, allow_pickle=False)  # no pickles: a dataset file is untrusted input
         if isinstance(loaded, np.ndarray):
-            return {"x": loaded}
-        with loaded:
-            arrays = {name: loaded[name] for name in loaded.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+            arrays = {"x": loaded}
+        else:
+            with loaded:
+                arrays = {name: loaded[name] for name in loaded.files}
+    except ValueError as error:
+        if "Object arrays" in str(error):  # numpy's words for an array of dtype object
+            raise UsageError(f"{path} holds an array of Python objects (dtype object: rows of different lengths, "
+                             "or mixed types), which svp does not load (it could run code) ; save numbers: stack "
+                             "the rows into one uint8 or float array (np.stack) before np.savez") from None
+        if "pickled" in str(error):  # numpy's guess for any file that is neither .npy nor .npz
+            error = "neither a .npz nor a .npy file; a pickle is never loaded"
         raise UsageError(f"{path} cannot be read as numpy arrays ({error}) ; save it with np.savez or np.save") \
             from None
-    if "x" not in arrays:
-        raise UsageError(f"{path} holds {', '.join(sorted(arrays)) or 'nothing'} but no array x ; save the "
-                         "examples as x (np.savez(path, x=..., y=...))")
+    except (OSError, zipfile.BadZipFile, EOFError) as error:
+        raise UsageError(f"{path} cannot be read as numpy arrays ({error}) ; save it with np.savez or np.save") \
+            from None
+    _check_arrays(arrays, path)
     return arrays
+
+
+def _check_arrays(arrays: dict[str, np.ndarray], path: Path) -> None:
+    """Refuse a file without an x of rows, or with an array of a single value (it has no rows to count)."""
+    if not arrays:
+        raise UsageError(f"{path} holds no arrays ; save the examples as x (np.savez(path, x=..., y=...))")
+    if "x" not in arrays:
+        raise UsageError(f"{path} holds {', '.join(sorted(arrays))} but no array x ; save the examples as x "
+                         "(np.savez(path, x=..., y=...))")
+    for name, array in arrays.items():
+        if array.ndim == 0:
+            raise UsageError(f"{path}: {name} is a single value ({array.dtype}), not one row per example ; save an "
+                             f"array with a row per example as {name}")
+    if len(arrays["x"]) == 0:
+        raise UsageError(f"{path}: x has no rows ({arrays['x'].dtype} {arrays['x'].shape}) ; save one row per "
+                         "example")
 
 
 def from_arrays(x: np.ndarray, y: np.ndarray, x_test: Optional[np.ndarray] = None,
@@ -154,7 +189,8 @@ def from_arrays(x: np.ndarray, y: np.ndarray, x_test: Optional[np.ndarray] = Non
     Parameters
     ----------
     x, y : np.ndarray
-        The training split: uint8 images (N, H, W[, C]) or features (N, D); labels, -1 unknown.
+        The training split: uint8 images (N, H, W[, C]) or float features (N, D); integer labels of any
+        integer dtype (an (N, 1) column too), -1 unknown.
     x_test, y_test : np.ndarray, optional
         The test split (labels all known); without it no test accuracy is measured.
     name : str
@@ -175,17 +211,19 @@ def from_arrays(x: np.ndarray, y: np.ndarray, x_test: Optional[np.ndarray] = Non
     splits = {"train": (np.asarray(x), np.asarray(y))}
     if x_test is not None:
         splits["test"] = (np.asarray(x_test), np.asarray(y_test))
-    for split, (inputs, labels) in splits.items():
-        _check_split(inputs, labels, splits["train"][0], f"{where} ({split})")
-    num_classes = count_classes({split: labels for split, (_, labels) in splits.items()}, where,
-                                len(classes) if classes else None)
+    splits = {split: (inputs, _check_split(inputs, labels, splits["train"][0], f"{where} ({split})"))
+              for split, (inputs, labels) in splits.items()}
+    by_split = {split: labels for split, (_, labels) in splits.items()}
+    num_classes = count_classes(by_split, where, len(classes) if classes else None)
+    if not classes:
+        _check_every_class(by_split, num_classes, where)
     classes = list(classes) if classes else None
+    names = None if ids is None else _checked_ids(np.asarray(ids), len(splits["train"][0]), where)
     images = splits["train"][0].dtype == np.uint8 and splits["train"][0].ndim in (3, 4)
     inputs = {split: torch.from_numpy(_layout(a, images)) for split, (a, _) in splits.items()}
-    labels = {split: torch.from_numpy(b.astype(np.int64)) for split, (_, b) in splits.items()}
+    labels = {split: torch.from_numpy(b) for split, (_, b) in splits.items()}
     inputs.setdefault("test", inputs["train"][:0])
     labels.setdefault("test", labels["train"][:0])
-    names = None if ids is None else _checked_ids(np.asarray(ids), len(splits["train"][0]), where)
     extra = {"classes": classes, "identify": _identify(splits["train"][0], names),
              "ids": None if names is None else (lambda indices: [names[i] for i in indices])}
     if images:
@@ -207,7 +245,9 @@ def _identify(x: np.ndarray, ids: Optional[list[str]]) -> Callable[[], tuple[lis
 
 def count_classes(labels: dict[str, np.ndarray], where: str, num_classes: Optional[int] = None) -> int:
     """The number of classes (given, else the largest label + 1): refused below 2, or with an unlabeled test split."""
-    largest = int(max(np.asarray(split).max(initial=UNKNOWN) for split in labels.values()))
+    # Python ints: max(initial=-1) overflows an unsigned dtype
+    largest = max((int(np.asarray(split).max()) for split in labels.values() if np.asarray(split).size),
+                  default=UNKNOWN)
     if num_classes is not None and largest >= num_classes:
         raise UsageError(f"{where}: label {largest} is beyond the {num_classes} classes --class names (labels 0.."
                          f"{num_classes - 1}) ; give every class with --class, in the order of their labels")
@@ -224,27 +264,106 @@ def count_classes(labels: dict[str, np.ndarray], where: str, num_classes: Option
     return num_classes
 
 
-def _check_split(inputs: np.ndarray, labels: np.ndarray, train: np.ndarray, where: str) -> None:
-    """Refuse arrays that cannot be a split: lengths, label kinds, shapes unlike the training split's."""
-    if labels.ndim != 1 or len(labels) != len(inputs):
-        raise UsageError(f"{where}: {len(inputs)} examples but {labels.shape} labels ; give one label per "
-                         "example (-1 when unknown)")
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise UsageError(f"{where}: the labels are {labels.dtype}, not classes ; labels are integers 0, 1, ... "
-                         "and -1 for unknown")
-    if (labels < UNKNOWN).any():
-        raise UsageError(f"{where}: label {labels[labels < UNKNOWN][0]} is not a class ; labels are integers "
-                         "0, 1, ... and -1 for unknown")
-    image = inputs.dtype == np.uint8 and inputs.ndim in (3, 4)
-    features = np.issubdtype(inputs.dtype, np.floating) and inputs.ndim == 2
-    if not (image or features):
-        raise UsageError(f"{where}: x is {inputs.dtype} {inputs.shape} ; give uint8 images (N, H, W[, C]) or "
-                         "float feature vectors (N, D)")
+def _check_every_class(labels: dict[str, np.ndarray], num_classes: int, where: str) -> None:
+    """Refuse labels that imply classes without an example: most often one stray label (100000 where the
+    others are 0..9), which would train a model of that many classes."""
+    present = np.unique(np.concatenate([split[split >= 0] for split in labels.values()]))
+    missing = num_classes - len(present)
+    if not missing:
+        return
+    largest = num_classes - 1
+    split = "train" if (labels["train"] == largest).any() else "test"
+    row = int(np.flatnonzero(labels[split] == largest)[0])
+    named = ""
+    if missing <= 5:  # then num_classes is at most the labels seen + 5: the range is small
+        named = f" ({', '.join(map(str, np.setdiff1d(np.arange(num_classes), present).tolist()))})"
+    raise UsageError(f"{where}: label {largest} (row {row}{' of y_test' if split == 'test' else ''}) makes "
+                     f"{num_classes} classes, of which {missing} {'has' if missing == 1 else 'have'} no example"
+                     f"{named} ; fix the label, or name every class with --class")
+
+
+def _check_split(inputs: np.ndarray, labels: np.ndarray, train: np.ndarray, where: str) -> np.ndarray:
+    """Refuse arrays that cannot be a split (lengths, label kinds, shapes unlike the training split's); the
+    labels as int64."""
+    name = "x_test" if inputs is not train else "x"
+    problem = _x_problem(inputs, name)
+    if problem:
+        raise UsageError(f"{where}: {problem}")
     if inputs.shape[1:] != train.shape[1:] or inputs.dtype != train.dtype:
         raise UsageError(f"{where}: x_test is {inputs.dtype} {inputs.shape[1:]} but x is {train.dtype} "
                          f"{train.shape[1:]} ; give both in one shape")
-    if features and not np.isfinite(inputs).all():
-        raise UsageError(f"{where}: x holds NaN or infinite values ; give finite features")
+    if np.issubdtype(inputs.dtype, np.floating) and not np.isfinite(inputs).all():
+        raise UsageError(f"{where}: {name} holds NaN or infinite values ; give finite features")
+    return _labels(labels, len(inputs), where, "y_test" if name == "x_test" else "y")
+
+
+def _labels(labels: np.ndarray, rows: int, where: str, name: str) -> np.ndarray:
+    """A split's labels as int64, from any integer dtype, one per example (an (N, 1) column too, as Keras
+    ships them), each -1 (unknown) or a class number."""
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1 or len(labels) != rows:
+        one_hot = f" (one-hot rows? give {name}.argmax(axis=1))" if labels.ndim == 2 and len(labels) == rows else ""
+        raise UsageError(f"{where}: {rows} examples but {labels.shape} labels ; give one label per "
+                         f"example (-1 when unknown){one_hot}")
+    if labels.dtype == np.bool_:
+        raise UsageError(f"{where}: the labels are bool, not classes ; labels are integers 0, 1, ... and -1 for "
+                         f"unknown: save {name}.astype(np.int64)")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise UsageError(f"{where}: the labels are {labels.dtype}, not classes ; labels are integers 0, 1, ... "
+                         "and -1 for unknown")
+    if labels.size and int(labels.max()) > np.iinfo(np.int64).max:  # only a uint64 can hold one
+        raise UsageError(f"{where}: label {int(labels.max())} is not a class ; labels are integers 0, 1, ... "
+                         "and -1 for unknown")
+    labels = labels.astype(np.int64)  # after the check above, no value changes
+    if (labels < UNKNOWN).any():
+        raise UsageError(f"{where}: label {labels[labels < UNKNOWN][0]} is not a class ; labels are integers "
+                         "0, 1, ... and -1 for unknown")
+    return labels
+
+
+ACCEPTED = "give uint8 images (N, H, W[, C]) or float feature vectors (N, D)"
+
+
+def _x_problem(x: np.ndarray, name: str) -> Optional[str]:
+    """What is wrong with ``x`` as images or feature vectors, and how to save it instead; None: nothing."""
+    kind = f"{name} is {x.dtype} {x.shape}"
+    numbers = np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating) or x.dtype == np.bool_
+    if not numbers:
+        return f"{kind}, not numbers ; {ACCEPTED}"
+    if len(x) == 0:
+        drop = " (or save no x_test and y_test)" if name == "x_test" else ""
+        return f"{kind}, no rows ; save one row per example{drop}"
+    if 0 in x.shape[1:]:
+        return f"{kind}, examples of no values ; {ACCEPTED}"
+    if x.ndim == 1:
+        return f"{kind}, one value per example ; {ACCEPTED} ({name}.reshape(-1, 1) for a single feature)"
+    if x.ndim > 4:
+        return (f"{kind}, {x.ndim} dimensions ; give uint8 images (N, H, W) or (N, H, W, C), or float "
+                "feature vectors (N, D)")
+    if x.ndim == 2:
+        if np.issubdtype(x.dtype, np.floating):
+            return None
+        return (f"{kind}: feature vectors must be float ; save {name}.astype(np.float32) (or images as uint8 "
+                "(N, H, W[, C]))")
+    if x.dtype != np.uint8:
+        return f"{name} is {x.dtype} images {x.shape} ; images must be uint8 0..255: save {_as_uint8(x, name)} " \
+               "(or give feature vectors (N, D))"
+    if x.ndim == 4 and x.shape[1] in (1, 3, 4) and x.shape[3] not in (1, 3, 4):  # as torch tensors are laid out
+        return (f"{kind}, images with their channels first ; save them channels last, (N, H, W, C): "
+                f"{name}.transpose(0, 2, 3, 1)")
+    return None
+
+
+def _as_uint8(x: np.ndarray, name: str) -> str:
+    """The numpy expression that saves images of another dtype as uint8 0..255."""
+    if x.dtype == np.bool_:
+        return f"{name}.astype(np.uint8) * 255"
+    if not np.issubdtype(x.dtype, np.floating):
+        return f"{name}.clip(0, 255).astype(np.uint8)"
+    if np.nanmax(x) <= 1.0:  # pixel values scaled to 0..1
+        return f"({name} * 255).round().astype(np.uint8)"
+    return f"{name}.round().clip(0, 255).astype(np.uint8)"
 
 
 def _layout(array: np.ndarray, images: bool) -> np.ndarray:
