@@ -241,3 +241,68 @@ def test_malformed_csv_names_file(tmp_path):
     _write(tmp_path / run_dir / "proxy.csv", "foo,bar\n1,2")
     with pytest.raises(UsageError, match="proxy.csv.*nexamples"):
         rp.load_run(run_dir)
+
+
+def test_a_time_not_recorded_is_missing_not_zero(tmp_path):
+    run_dir = make_ours(tmp_path)
+    _write(tmp_path / run_dir / "proxy.csv", """nexamples,train_accuracy,dev_accuracy,test_accuracy
+100,0.9,,0.5
+200,0.9,-1,0.6
+300,0.9,-1,0.7""")  # no train_time column
+    _write(tmp_path / run_dir / "target.csv", f"{HEADER}\n300,0.95,-1,0.8,,0.5,0.5")  # an empty one
+    run = rp.load_run(run_dir)
+    assert (run.proxy_train_time, run.target_train_time, run.total_time) == (None, None, None)
+    assert run.selection_time == 1.0  # recorded: still counted
+    rows = rp.build_table([run])
+    assert [rows[0][c] for c in ("proxy_train_s", "target_train_s", "total_s", "selection_s")] == [None, None, None,
+                                                                                                  1.0]
+    text = rp.format_table(rows)
+    assert text.splitlines()[3].split()[5:] == ["50.00", "-", "-", "0.75", "0.25", "1.00", "-", "-"]
+    assert "0.00" not in text.split()
+    warnings = rp.warnings_of([run])
+    assert any("proxy.csv has no train_time column: shown as missing" in w for w in warnings)
+    assert any("target.csv has an empty train_time in 1 of its 1 rows" in w for w in warnings)
+
+
+def test_a_time_some_seeds_did_not_record_is_left_out_of_the_mean(tmp_path):
+    first, second = make_ours(tmp_path / "a"), make_ours(tmp_path / "b")
+    config = json.loads((pathlib.Path(second) / "config.json").read_text())
+    config["runtime"]["seed"] = 1
+    (pathlib.Path(second) / "config.json").write_text(json.dumps(config))
+    _write(pathlib.Path(second) / "selection.csv", f"{SELECTION_HEADER}\n100,100,100,,,\n200,200,100,,,")
+    rows = rp.build_table([rp.load_run(first), rp.load_run(second)])
+    assert rows[0]["n"] == 2 and rows[0]["selection_s"] == 1.0 and rows[0]["selection_s_std"] is None
+    assert rows[0]["total_s"] == 18.0  # the run that recorded every time
+    text, _ = rp.report([first, second], str(tmp_path / "out"))
+    assert "selection.csv has no" not in text and "empty inference_time in 2 of its 2 rows" in text
+
+
+def test_a_baseline_on_another_dataset_is_refused(tmp_path):
+    ours, original = make_ours(tmp_path / "ours"), make_original(tmp_path / "original")
+    config = json.loads((pathlib.Path(original) / "config_1559383200.json").read_text())
+    (pathlib.Path(original) / "config_1559383200.json").write_text(json.dumps({**config, "dataset": "cifar100"}))
+    with pytest.raises(UsageError, match=rf"--baseline ran on cifar100 \({original}\), but {ours} ran on cifar10 "
+                                         "; give a --baseline run on cifar10"):
+        rp.report([ours], str(tmp_path / "out"), original)
+    assert not (tmp_path / "out").exists()
+
+
+def test_runs_on_two_datasets_compare_each_with_its_own_baseline(tmp_path):
+    ours = make_ours(tmp_path / "runs")
+    other = make_ours(tmp_path / "other")
+    config = json.loads((pathlib.Path(other) / "config.json").read_text())
+    config["data"]["dataset"] = "cifar100"
+    (pathlib.Path(other) / "config.json").write_text(json.dumps(config))
+    bases = tmp_path / "bases"
+    make_original(bases)  # cifar10
+    with pytest.raises(UsageError, match=f"but {other} ran on cifar100"):
+        rp.report([ours, other], str(tmp_path / "out"), str(bases))
+    os.rename(other, bases / "cifar100-base")  # the same setup, now the cifar100 baseline
+    other = make_ours(tmp_path / "other2")
+    (pathlib.Path(other) / "config.json").write_text(json.dumps({**config, "selection_method": "entropy"}))
+    text, paths = rp.report([ours, other], str(tmp_path / "out"), str(bases))
+    rows = list(csv.DictReader(open(paths["csv"], newline="")))
+    by_setup = {(r["dataset"], r["method"]): r for r in rows if r["nexamples"] == "300"}
+    assert by_setup["cifar10", "least_confidence"]["total_speedup"] == format(33.0 / 18.0, ".10g")
+    assert by_setup["cifar100", "entropy"]["total_speedup"] == "1"  # its baseline took as long as it did
+    assert len(by_setup) == 4  # both baselines, then both runs

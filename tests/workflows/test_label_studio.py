@@ -28,19 +28,48 @@ TEXT_MODEL = ["--arch", "vdcnn9-maxpool-lite", "--epochs", "1", "--learning-rate
               "--quiet", "--seed", "2"]
 
 
-def test_the_documented_export_gives_the_last_live_annotation_of_each_task():
-    answers = list(read_export(FIXTURE))
-    # task 2's second annotation wins; task 3's only one was cancelled and task 4 has none: not answered
+def test_the_documented_export_refuses_annotators_who_disagree():
+    # task 2's two annotators chose two classes: neither wins (as a CSV giving one example two labels)
+    with pytest.raises(UsageError, match=r"task 2 \(svp_index 4\): its annotators disagree \(annotator 10 chose "
+                                         r"negative, annotator 11 chose positive\) ; resolve the disagreement"):
+        list(read_export(FIXTURE))
+
+
+def test_annotators_who_agree_give_their_class(tmp_path):
+    tasks = json.loads(FIXTURE.read_text())
+    tasks[1]["annotations"][0]["result"] = tasks[1]["annotations"][1]["result"]  # both chose positive
+    tasks[1]["annotations"][1]["completed_by"] = {"id": 11, "email": "ann@example.com"}
+    (tmp_path / "export.json").write_text(json.dumps(tasks))
+    answers = list(read_export(tmp_path / "export.json"))
+    # task 3's only annotation was cancelled and task 4 has none: not answered
     assert [(kind, key, label) for _, kind, key, label in answers] == \
            [("index", "17", "negative"), ("index", "4", "positive")]
-    assert answers[0][0] == f"{FIXTURE} task 1"
+    assert answers[0][0] == f"{tmp_path / 'export.json'} task 1"
 
 
 def test_json_min_exports_read_too(tmp_path):
     export = tmp_path / "min.json"
     export.write_text(json.dumps([{"svp_index": 3, "text": "x", "id": 1, "label": "positive", "annotator": 1},
-                                  {"svp_index": 8, "text": "y", "id": 2}]))
-    assert [(key, label) for _, _, key, label in read_export(export)] == [("3", "positive")]
+                                  {"svp_index": 8, "text": "y", "id": 2},
+                                  {"svp_index": 5, "id": 3, "label": ["negative"]},
+                                  {"svp_index": 6, "id": 4, "label": {"choices": ["positive"]}}]))
+    assert [(key, label) for _, _, key, label in read_export(export)] == \
+           [("3", "positive"), ("5", "negative"), ("6", "positive")]
+
+
+@pytest.mark.parametrize("value, expected", [
+    (["positive", "negative"], "holds 2 choices"), ({"choices": ["positive", "negative"]}, "holds 2 choices"),
+    ([], "holds no choice"), ({"choices": []}, "holds no choice"), ([1], "holds something other than a class name"),
+    (7, "holds something other than a class name"),
+    ([{"choices": ["positive"]}], "holds something other than a class name"),
+])
+def test_a_json_min_choice_that_is_not_one_class_name_is_refused(tmp_path, value, expected):
+    export = tmp_path / "min.json"
+    export.write_text(json.dumps([{"svp_index": 3, "id": 1, "label": "positive"},
+                                  {"svp_index": 8, "id": 2, "label": value, "annotator": 4}]))
+    with pytest.raises(UsageError, match=rf"task 2 \(svp_index 8, annotator 4\): 'label' {expected} .* ; choose "
+                                         "exactly one class per task"):
+        list(read_export(export))
 
 
 def write_reviews(path: Path, labeled: int) -> Path:
@@ -128,10 +157,10 @@ def test_an_export_whose_result_is_not_an_object_is_refused(tmp_path):
     export.write_text(json.dumps([{"id": 1, "data": {"svp_index": 3}, "annotations": [{"result": ["positive"]}]},
                                   {"id": 2, "data": {"svp_index": 4}, "annotations": [
                                       {"result": [{"from_name": "label", "value": "positive"}]}]}]))
-    with pytest.raises(UsageError, match="task 1: its annotation chooses no class"):
+    with pytest.raises(UsageError, match=r"task 1 \(svp_index 3\): its annotation chooses no class"):
         list(read_export(export))
     export.write_text(json.dumps([json.loads(export.read_text())[1]]))
-    with pytest.raises(UsageError, match="task 1: its annotation chooses no class"):
+    with pytest.raises(UsageError, match=r"task 1 \(svp_index 4\): its annotation chooses no class"):
         list(read_export(export))
 
 

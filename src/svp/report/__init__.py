@@ -15,22 +15,30 @@ from svp.report.group import RunGroup, Stat, group_runs, stat
 from svp.report.plot import plot_accuracy, plot_times
 from svp.report.read import NOT_RESULTS, RunSummary, find_runs, load_run, load_runs, parse_seconds
 from svp.report.table import (BASELINE_COLUMNS, BASELINE_GROUP_COLUMNS, COLUMNS, GROUP_COLUMNS, Baseline,
-                              build_table, compare, format_csv, format_markdown, format_table, grouped,
+                              base_of, build_table, compare, format_csv, format_markdown, format_table, grouped,
                               run_summary)
 from svp.report.underfit import UNDERFIT_GAP, UNDERFIT_THRESHOLD, underfit_warnings
 from svp.rundir import ACCURACY_PNG, REPORT_CSV, REPORT_DIR, REPORT_MD, TIME_PNG, atomic_write
 
 __all__ = ["BASELINE_COLUMNS", "BASELINE_GROUP_COLUMNS", "COLUMNS", "GROUP_COLUMNS", "NOT_RESULTS", "RunGroup",
-           "RunSummary", "Stat", "UNDERFIT_GAP", "UNDERFIT_THRESHOLD", "build_table", "compare", "find_runs",
-           "format_csv", "format_markdown", "format_table", "group_runs", "grouped", "load_run", "load_runs",
-           "parse_seconds", "plot_accuracy", "plot_times", "report", "run_summary", "stat", "underfit_warnings",
-           "warnings_of", "write_report"]
+           "RunSummary", "Stat", "UNDERFIT_GAP", "UNDERFIT_THRESHOLD", "base_of", "build_table", "compare",
+           "find_runs", "format_csv", "format_markdown", "format_table", "group_runs", "grouped", "load_run",
+           "load_runs", "missing_time_warnings", "parse_seconds", "plot_accuracy", "plot_times", "report",
+           "run_summary", "stat", "underfit_warnings", "warnings_of", "write_report"]
 
 
 def warnings_of(runs: Sequence[RunSummary], baseline: Baseline = None) -> list[str]:
-    """The underfitting warnings of every run reported (the baseline's first)."""
+    """The warnings of every run reported (the baseline's first): times not recorded, then underfitting."""
     groups, _ = grouped(runs, baseline)
-    return [message for group in groups for run in group.runs for message in underfit_warnings(run)]
+    reported = [run for group in groups for run in group.runs]
+    return [message for run in reported for message in missing_time_warnings(run)] + [
+        message for run in reported for message in underfit_warnings(run)]
+
+
+def missing_time_warnings(run: RunSummary) -> list[str]:
+    """One message per time ``run`` did not record: shown as missing, never as 0 seconds."""
+    return [f"{run.name}: {why}: shown as missing (- in the tables, empty in {REPORT_CSV}), not as 0, and left "
+            "out of means, totals and speed-ups" for why in run.missing_times]
 
 
 def write_report(runs: Sequence[RunSummary], out_dir: str, baseline: Baseline = None) -> dict[str, str]:
@@ -42,7 +50,7 @@ def write_report(runs: Sequence[RunSummary], out_dir: str, baseline: Baseline = 
         Runs that differ only in their seed are reported as one group.
     out_dir : str
         Created if missing; each file is written atomically.
-    baseline : RunSummary or runs of one setup, optional
+    baseline : RunSummary or runs of one setup (or of one setup per dataset), optional
         Compared against (see :func:`build_table`) and drawn first.
 
     Returns
@@ -82,7 +90,8 @@ def report(paths: Sequence[str], out_dir: Optional[str] = None,
         Where to write; default ``<first run directory>/report``.
     baseline : str, optional
         One run directory, or a folder of runs that differ only in their
-        seed, to compare every run (group) against.
+        seed (or of such runs on each dataset reported), to compare every
+        run (group) on the same dataset against.
 
     Returns
     -------
@@ -108,11 +117,12 @@ def report(paths: Sequence[str], out_dir: Optional[str] = None,
 
 
 def _baseline(path: str) -> list[RunSummary]:
-    """The runs of ``--baseline``: one run directory, or a folder of runs of one setup (seeds)."""
+    """The runs of ``--baseline``: one run directory, or a folder of runs of one setup (seeds) per dataset."""
     found = load_runs([path])
     groups = group_runs(found)
-    if len(groups) != 1:
+    datasets = [group.first.dataset for group in groups]
+    if len(set(datasets)) != len(groups):  # two setups on one dataset: which one is the baseline?
         raise UsageError(f"--baseline must be one run directory, or runs that differ only in their seed; {path} "
                          f"holds runs of {len(groups)} setups: {', '.join(r.path for r in found)} ; name one run "
-                         "directory, or a folder holding the seeds of one setup")
+                         "directory, or a folder holding the seeds of one setup (one setup per dataset)")
     return found

@@ -68,8 +68,9 @@ class RunGroup:
         """The group's ``role`` ("proxy" or "target") accuracy (fraction) at ``size``, over the runs that have one."""
         return stat(getattr(run, f"{role}_accuracy").get(size) for run in self.runs)
 
-    def seconds(self, what: str) -> Stat:
-        """A per-run time (a :class:`RunSummary` attribute or property, e.g. ``"total_time"``) over the runs."""
+    def seconds(self, what: str) -> Optional[Stat]:
+        """A per-run time (a :class:`RunSummary` attribute or property, e.g. ``"total_time"``) over the runs
+        that recorded it (None when none did)."""
         return stat(getattr(run, what) for run in self.runs)
 
 

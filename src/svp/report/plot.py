@@ -32,8 +32,8 @@ def _png(figure: Any) -> bytes:
     return buffer.getvalue()
 
 
-def _labels(groups: Sequence[RunGroup], baseline: Optional[RunGroup] = None, sep: str = ": ") -> list[str]:
-    return [f"{name}{' (baseline)' if group is baseline else ''}"
+def _labels(groups: Sequence[RunGroup], bases: Sequence[RunGroup] = (), sep: str = ": ") -> list[str]:
+    return [f"{name}{' (baseline)' if any(group is base for base in bases) else ''}"
             f"{sep}{group.first.description}{f' (n={len(group)})' if len(group) > 1 else ''}"
             for group, name in zip(groups, group_names(groups))]
 
@@ -61,11 +61,11 @@ def plot_accuracy(runs: Sequence[RunSummary], baseline: Baseline = None) -> byte
     """PNG: target (solid) and proxy (dashed) accuracy vs labeled examples; groups with error bars."""
     from matplotlib.lines import Line2D
 
-    groups, base = grouped(runs, baseline)
+    groups, bases = grouped(runs, baseline)
     figure, axes = _figure(8, 5)
     colors = [f"C{i % 10}" for i in range(len(groups))]
     handles = []
-    for group, label, color in zip(groups, _labels(groups, base), colors):
+    for group, label, color in zip(groups, _labels(groups, bases), colors):
         _draw_accuracy(axes, group, "target", color, "-", "o")
         if not group.shared:
             _draw_accuracy(axes, group, "proxy", color, "--", "x")
@@ -83,24 +83,31 @@ def plot_accuracy(runs: Sequence[RunSummary], baseline: Baseline = None) -> byte
     return _png(figure)
 
 
-def _time_segments(run: RunSummary) -> dict[str, float]:
-    """Seconds by stage of one run (the target's none when it is the proxy)."""
+def _time_segments(run: RunSummary) -> dict[str, Optional[float]]:
+    """Seconds by stage of one run (the target's none when it is the proxy); None where not recorded."""
+    # selection known from the rows' totals alone (no inference or ranking recorded) is drawn whole as "other"
+    other = None if run.selection_time is None else max(
+        run.selection_time - (run.inference_time or 0.0) - (run.ranking_time or 0.0), 0.0)
     return {"proxy_train_time": run.proxy_train_time, "inference_time": run.inference_time,
-            "ranking_time": run.ranking_time,
-            "other_time": max(run.selection_time - run.inference_time - run.ranking_time, 0.0),
+            "ranking_time": run.ranking_time, "other_time": other,
             "target_train_time": 0.0 if run.shared else run.target_train_time}
 
 
 def _mean_segments(group: RunGroup) -> list[float]:
+    """Each stage's mean over the runs that recorded it (a stage none recorded is drawn as 0 wide)."""
     segments = [_time_segments(run) for run in group.runs]
-    return [sum(s[key] for s in segments) / len(segments) for _, _, key in _SEGMENTS]
+    means = []
+    for _, _, key in _SEGMENTS:
+        known = [s[key] for s in segments if s[key] is not None]
+        means.append(sum(known) / len(known) if known else 0.0)
+    return means
 
 
 def plot_times(runs: Sequence[RunSummary], baseline: Baseline = None) -> bytes:
     """PNG: one stacked horizontal bar of seconds per group (its means), by stage; error bars on totals."""
-    groups, base = grouped(runs, baseline)
+    groups, bases = grouped(runs, baseline)
     figure, axes = _figure(8, 2.0 + 0.7 * len(groups))
-    labels = _labels(groups, base, sep="\n")
+    labels = _labels(groups, bases, sep="\n")
     segments = [_mean_segments(group) for group in groups]
     left = [0.0] * len(groups)
     for index, (name, color, _) in enumerate(_SEGMENTS):
@@ -110,10 +117,13 @@ def plot_times(runs: Sequence[RunSummary], baseline: Baseline = None) -> bytes:
         axes.barh(labels, widths, left=left, color=color, label=name)
         left = [a + b for a, b in zip(left, widths)]
     for y, (group, total) in enumerate(zip(groups, left)):
-        spread = group.seconds("total_time").std
+        recorded = group.seconds("total_time")
+        spread = None if recorded is None else recorded.std
         if spread is not None:
             axes.errorbar([total], [y], xerr=[spread], fmt="none", ecolor="black", capsize=4)
         text = f" {total:.1f} s" + ("" if spread is None else f" ± {spread:.1f}")
+        if any(run.total_time is None for run in group.runs):  # a bar without a stage is no total
+            text += " + times not recorded"
         axes.annotate(text, (total + (spread or 0.0), y), va="center", fontsize="small")
     axes.invert_yaxis()  # first run on top
     axes.margins(x=0.25 if any(len(group) > 1 for group in groups) else 0.15)  # room for "± spread"

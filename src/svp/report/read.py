@@ -26,7 +26,10 @@ Formats read
 Conventions
 -----------
 * Times are float seconds or Python ``timedelta`` strings (``"0:01:23.4"``,
-  ``"2 days, 1:00:00"``); both are read as seconds. Empty times count as 0.
+  ``"2 days, 1:00:00"``); both are read as seconds. A time column missing
+  from a CSV with rows, or an empty cell in it, makes that time *missing*
+  (None): shown as missing, left out of means, totals and speed-ups, and
+  named in :attr:`RunSummary.missing_times` (never counted as 0 seconds).
 * Accuracies are fractions or percent: if any accuracy in a CSV file is
   greater than 1, every accuracy in that file is taken as percent and
   divided by 100. Empty, NaN and negative (``-1``) accuracies are missing.
@@ -82,11 +85,13 @@ class RunSummary:
     proxy_accuracy, target_accuracy : dict of int to float
         Accuracy (fraction) by number of labeled examples: test accuracy,
         dev accuracy where the test accuracy is missing.
-    proxy_train_time, target_train_time : float
-        Seconds spent training, summed over all trainings.
-    inference_time, ranking_time, selection_time : float
+    proxy_train_time, target_train_time : float or None
+        Seconds spent training, summed over all trainings; None when a
+        training's time is not recorded (see ``missing_times``).
+    inference_time, ranking_time, selection_time : float or None
         Seconds spent selecting, summed over all rounds;
-        ``selection_time`` is inference + ranking.
+        ``selection_time`` is inference + ranking (else the rows'
+        ``total_time``); None when not recorded.
     shared : bool
         True when the target is the proxy (trained once).
     accuracy_split : str
@@ -103,6 +108,9 @@ class RunSummary:
         ``config.json`` without the seed and the options that do not change
         results (:data:`NOT_RESULTS`), as canonical JSON: runs with equal
         ``setup`` differ only in their seed (see :func:`svp.report.group_runs`).
+    missing_times : tuple of str
+        Why a time above is None ("proxy.csv has no train_time column"), one
+        entry per time not recorded, for the report's warnings.
     """
 
     path: str
@@ -114,11 +122,11 @@ class RunSummary:
     sizes: list[int]
     proxy_accuracy: dict[int, float]
     target_accuracy: dict[int, float]
-    proxy_train_time: float
-    inference_time: float
-    ranking_time: float
-    selection_time: float
-    target_train_time: float
+    proxy_train_time: Optional[float]
+    inference_time: Optional[float]
+    ranking_time: Optional[float]
+    selection_time: Optional[float]
+    target_train_time: Optional[float]
     shared: bool = False
     accuracy_split: str = "test"
     proxy_train_accuracy: dict[int, float] = field(default_factory=dict)
@@ -126,6 +134,7 @@ class RunSummary:
     target_steps: dict[int, int] = field(default_factory=dict)
     seed: Optional[int] = None
     setup: str = ""
+    missing_times: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -133,10 +142,10 @@ class RunSummary:
         return os.path.basename(os.path.normpath(self.path))
 
     @property
-    def total_time(self) -> float:
-        """Proxy training + selection + target training, in seconds."""
-        target = 0.0 if self.shared else self.target_train_time
-        return self.proxy_train_time + self.selection_time + target
+    def total_time(self) -> Optional[float]:
+        """Proxy training + selection + target training, in seconds; None when one of them is missing."""
+        parts = [self.proxy_train_time, self.selection_time] + ([] if self.shared else [self.target_train_time])
+        return None if any(part is None for part in parts) else sum(parts)
 
     @property
     def description(self) -> str:
@@ -151,7 +160,8 @@ class _Trainings:
     accuracy: dict[int, float] = field(default_factory=dict)
     train_accuracy: dict[int, float] = field(default_factory=dict)
     steps: dict[int, int] = field(default_factory=dict)
-    train_time: float = 0.0
+    train_time: Optional[float] = 0.0  # None: not recorded (see missing)
+    missing: Optional[str] = None  # why train_time is None
     splits: set = field(default_factory=set)
     sizes: set = field(default_factory=set)  # every training's, measured or not
 
@@ -247,26 +257,43 @@ def _read_trainings(path: str) -> _Trainings:
                 result.train_accuracy[size] = accuracies["train_accuracy"] / scale
             if (row.get("steps") or "").strip():
                 result.steps[size] = int(float(row["steps"]))
-            result.train_time += parse_seconds(row.get("train_time"))
+        result.train_time, why = _time_sum(rows, "train_time")
+        result.missing = f"{os.path.basename(path)} has {why}" if why else None
     except ValueError as error:
         raise UsageError(f"{path}: bad value: {error}") from error
     return result
 
 
-def _read_selection(path: str) -> tuple[float, float, float]:
-    """(inference, ranking, selection) seconds summed over selection.csv."""
+def _time_sum(rows: Sequence[dict[str, str]], column: str) -> tuple[Optional[float], Optional[str]]:
+    """A time column's sum over ``rows``, or (None, why) when the header lacks it or a cell is empty.
+
+    A missing time is unknown, not 0 seconds: counting it as 0 would make a run look faster than it was
+    (and inflate the speed-ups against it). No rows: nothing ran, so 0.
+    """
+    if rows and column not in rows[0]:
+        return None, f"no {column} column"
+    empty = sum(not (row.get(column) or "").strip() for row in rows)
+    if empty:
+        return None, f"an empty {column} in {empty} of its {len(rows)} rows"
+    return math.fsum(parse_seconds(row[column]) for row in rows), None
+
+
+def _read_selection(path: str) -> tuple[dict[str, Optional[float]], list[str]]:
+    """Inference, ranking and selection seconds summed over selection.csv (None: not recorded), and why
+    any is missing.
+
+    Selection is inference + ranking, else the rows' ``total_time`` (the columns a run has recorded).
+    """
     rows = _read_csv(path, ())
-    if not rows:
-        return 0.0, 0.0, 0.0
     try:
-        inference = sum(parse_seconds(r.get("inference_time")) for r in rows)
-        ranking = sum(parse_seconds(r.get("ranking_time")) for r in rows)
-        split = any(k in rows[0] for k in ("inference_time", "ranking_time"))
-        selection = inference + ranking if split else sum(
-            parse_seconds(r.get("total_time")) for r in rows)
+        sums = {column: _time_sum(rows, column) for column in ("inference_time", "ranking_time", "total_time")}
     except ValueError as error:
         raise UsageError(f"{path}: bad value: {error}") from error
-    return inference, ranking, selection
+    (inference, why_inference), (ranking, why_ranking), (total, why_total) = sums.values()
+    selection = inference + ranking if inference is not None and ranking is not None else total
+    why = [w for w in (why_inference, why_ranking) if w] + ([why_total] if selection is None and why_total else [])
+    times = {"inference_time": inference, "ranking_time": ranking, "selection_time": selection}
+    return times, [f"{os.path.basename(path)} has {' and '.join(why)}"] if why else []
 
 
 def _read_config(run_dir: str) -> dict:
@@ -424,8 +451,9 @@ def load_run(path: str) -> RunSummary:
     config = _read_config(path)
     proxy, target, shared, is_train = _load_trainings(path, config)
     selection_csv = _existing(path, (SELECTION_CSV,))
-    inference, ranking, selection = (
-        _read_selection(selection_csv) if selection_csv else (0.0, 0.0, 0.0))
+    times, missing = _read_selection(selection_csv) if selection_csv else (
+        dict.fromkeys(("inference_time", "ranking_time", "selection_time"), 0.0), [])
+    missing = list(dict.fromkeys([t.missing for t in (proxy, target) if t.missing] + missing))  # shared: once
     described = _describe(config, is_train)
     if config.get("precomputed_selection"):
         described.update(_replayed(path))
@@ -438,13 +466,12 @@ def load_run(path: str) -> RunSummary:
         sizes=sorted(proxy.sizes | target.sizes),
         proxy_accuracy=dict(sorted(proxy.accuracy.items())),
         target_accuracy=dict(sorted(target.accuracy.items())),
-        proxy_train_time=proxy.train_time, inference_time=inference,
-        ranking_time=ranking, selection_time=selection,
-        target_train_time=target.train_time, shared=shared,
+        proxy_train_time=proxy.train_time, **times, target_train_time=target.train_time, shared=shared,
         accuracy_split="+".join(sorted(splits, reverse=True)),
         proxy_train_accuracy=dict(sorted(proxy.train_accuracy.items())),
         target_train_accuracy=dict(sorted(target.train_accuracy.items())),
-        target_steps=dict(sorted(target.steps.items())), seed=_seed(config), setup=_setup(config))
+        target_steps=dict(sorted(target.steps.items())), seed=_seed(config), setup=_setup(config),
+        missing_times=tuple(missing))
 
 
 def find_runs(path: str) -> list[str]:
@@ -488,12 +515,22 @@ def load_runs(paths: Sequence[str]) -> list[RunSummary]:
     return runs
 
 
-def selection_seconds(run_dir: str) -> dict[int, float]:
-    """Seconds of each selection (inference + ranking, else total) by the labeled-set size it produced."""
+def selection_seconds(run_dir: str) -> dict[int, Optional[float]]:
+    """Seconds of each selection (see :func:`_row_selection`) by the labeled-set size it produced."""
     path = os.path.join(run_dir, SELECTION_CSV)
-    seconds: dict[int, float] = {}
+    seconds: dict[int, Optional[float]] = {}
     if os.path.exists(path):
         for row in _read_csv(path, ("nexamples",)):
-            parts = [parse_seconds(row.get(k)) for k in ("inference_time", "ranking_time")]
-            seconds[int(float(row["nexamples"]))] = sum(parts) or parse_seconds(row.get("total_time"))
+            seconds[int(float(row["nexamples"]))] = _row_selection(row)
     return seconds
+
+
+def _row_selection(row: dict[str, str]) -> Optional[float]:
+    """One selection's seconds: inference + ranking, else (neither recorded, or both 0) its total; None when
+    none of them is recorded."""
+    given = {k: parse_seconds(row[k]) for k in ("inference_time", "ranking_time", "total_time")
+             if (row.get(k) or "").strip()}
+    split = given.get("inference_time", 0.0) + given.get("ranking_time", 0.0)
+    if {"inference_time", "ranking_time"} <= set(given) and (split or "total_time" not in given):
+        return split
+    return given.get("total_time")

@@ -5,7 +5,9 @@ its row holds means, with ``<column>_std`` (sample standard deviation,
 ddof=1) and ``n`` beside them; text and markdown show ``mean ± std``. A
 group of one shows its values as a single run always did. Accuracies are
 shown in percent, times in seconds; with a baseline, each group's speed-ups
-and accuracy difference against it (see :func:`compare`).
+and accuracy difference against it (see :func:`compare`). A run is compared
+only with a baseline on its own dataset (:func:`base_of`). A time a run did
+not record is missing (None, shown as ``-``), never 0.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import math
 import os
 from typing import Any, Optional, Sequence, Union
 
+from svp.errors import UsageError
 from svp.report.group import RunGroup, Stat, as_group, group_runs
 from svp.report.read import RunSummary, load_run, selection_seconds
 from svp.report.underfit import underfit_warnings
@@ -62,26 +65,67 @@ def group_names(groups: Sequence[RunGroup]) -> list[str]:
             for group, name in zip(groups, run_names([g.first for g in groups]))]
 
 
-def grouped(runs: Sequence[RunSummary], baseline: Baseline = None) -> tuple[list[RunGroup], Optional[RunGroup]]:
-    """The groups of ``runs`` (see :func:`group_runs`) and the baseline's group among them.
+def grouped(runs: Sequence[RunSummary], baseline: Baseline = None) -> tuple[list[RunGroup], list[RunGroup]]:
+    """The groups of ``runs`` (see :func:`group_runs`) and the baselines' groups among them.
 
-    The baseline (one run, or runs of one setup) joins the runs of its setup
-    in ``runs``; with none of its setup there, its group comes first.
+    The baseline (one run, runs of one setup, or runs of one setup per
+    dataset) joins the runs of its setup in ``runs``; a baseline group with
+    none of its setup there comes first. Every group must have a baseline
+    on its dataset (:func:`base_of`).
+
+    Raises
+    ------
+    UsageError
+        When a run's dataset has no baseline.
+    ValueError
+        When the baseline holds two setups on one dataset.
     """
     if baseline is None:
-        return group_runs(runs), None
-    base_runs = list(as_group(baseline).runs)
+        return group_runs(runs), []
+    base_runs = [baseline] if isinstance(baseline, RunSummary) else list(
+        baseline.runs if isinstance(baseline, RunGroup) else baseline)
     groups = group_runs([*runs, *base_runs])
-    setup = base_runs[0].setup
-    base = next(g for g in groups if g.first.setup == setup)
-    if not any(run.setup == setup for run in runs):
-        groups = [base] + [g for g in groups if g is not base]
-    return groups, base
+    setups = {run.setup for run in base_runs}
+    bases = [g for g in groups if g.first.setup in setups]
+    if len({base.first.dataset for base in bases}) != len(bases):
+        raise ValueError(f"{len(bases)} baseline setups on {len({b.first.dataset for b in bases})} dataset(s); a "
+                         "baseline holds runs of one setup per dataset")
+    ours = {run.setup for run in runs}
+    groups = [g for g in bases if g.first.setup not in ours] + [g for g in groups if g not in bases or
+                                                                g.first.setup in ours]
+    for group in groups:
+        base_of(group, bases)
+    return groups, bases
 
 
-def _ratio(numerator: Stat, denominator: Stat) -> tuple[Optional[float], Optional[float]]:
-    """numerator / denominator (None when the denominator is 0), and its first-order spread."""
-    if denominator.mean <= 0:
+def base_of(group: RunGroup, bases: Sequence[RunGroup]) -> RunGroup:
+    """The baseline ``group`` is compared with: the one on its dataset.
+
+    A speed-up or an accuracy gap between runs on two datasets means nothing, so a run is never compared
+    with a baseline on another. Where a config records no dataset (nothing to tell them apart by), the one
+    baseline there is stands.
+
+    Raises
+    ------
+    UsageError
+        When no baseline is on ``group``'s dataset.
+    """
+    dataset = group.first.dataset
+    for base in bases:
+        if base.first.dataset == dataset:
+            return base
+    if len(bases) == 1 and None in (dataset, bases[0].first.dataset):
+        return bases[0]
+    theirs = " and ".join(f"{b.first.dataset} ({b.first.path})" for b in bases)
+    raise UsageError(f"--baseline ran on {theirs}, but {group.first.path} ran on {dataset} ; give a --baseline "
+                     f"run on {dataset} (a run is compared only with a baseline on its own dataset; a --baseline "
+                     "folder may hold one setup per dataset)")
+
+
+def _ratio(numerator: Optional[Stat], denominator: Optional[Stat]) -> tuple[Optional[float], Optional[float]]:
+    """numerator / denominator (None when the denominator is 0 or either is missing), and its first-order
+    spread."""
+    if numerator is None or denominator is None or denominator.mean <= 0:
         return None, None
     ratio = numerator.mean / denominator.mean
     if numerator.std is None and denominator.std is None:
@@ -98,7 +142,7 @@ def compare(run: Union[RunSummary, RunGroup],
     -------
     dict
         ``selection_speedup`` and ``total_speedup`` (None when the run's time
-        is 0), ``acc_diff_pts`` (run - baseline target accuracy, in percent
+        is 0, or either time is missing), ``acc_diff_pts`` (run - baseline target accuracy, in percent
         points) at ``acc_diff_at``, the largest size where both have a target
         accuracy (both None when there is no such size). With ``_std``: their
         spread, the two groups' sample standard deviations combined as for
@@ -149,10 +193,10 @@ def _group_rows(group: RunGroup, name: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _table_columns(groups: Sequence[RunGroup], baseline: Optional[RunGroup]) -> list[str]:
+def _table_columns(groups: Sequence[RunGroup], bases: Sequence[RunGroup]) -> list[str]:
     many = any(len(group) > 1 for group in groups)
     columns = list(COLUMNS) + (list(GROUP_COLUMNS) if many else [])
-    if baseline is not None:
+    if bases:
         columns += list(BASELINE_COLUMNS) + (list(BASELINE_GROUP_COLUMNS) if many else [])
     return columns
 
@@ -165,9 +209,10 @@ def build_table(runs: Sequence[RunSummary], baseline: Baseline = None) -> list[d
     runs : sequence of RunSummary
         Runs that differ only in their seed are one group: its values are
         means over its runs.
-    baseline : RunSummary or runs of one setup, optional
-        Adds :data:`BASELINE_COLUMNS` (see :func:`compare`) to every row, and
-        the baseline's own rows first when it is not among ``runs``.
+    baseline : RunSummary or runs of one setup (or of one setup per dataset), optional
+        Adds :data:`BASELINE_COLUMNS` (see :func:`compare`, against the
+        baseline on the row's dataset) to every row, and the baseline's own
+        rows first when it is not among ``runs``.
 
     Returns
     -------
@@ -176,15 +221,21 @@ def build_table(runs: Sequence[RunSummary], baseline: Baseline = None) -> list[d
         than one run) (+ :data:`BASELINE_COLUMNS`, + :data:`BASELINE_GROUP_COLUMNS`).
         Accuracies are in percent, times in seconds; the run-level columns
         (:data:`RUN_COLUMNS`) repeat on each row of a group. Missing values
-        are None; ``target_train_s`` is None when the target is the proxy
-        (trained once, counted in ``proxy_train_s``), so that
-        ``total_s = proxy_train_s + selection_s + target_train_s`` always.
+        are None (a time a run did not record too: never 0); ``target_train_s``
+        is None when the target is the proxy (trained once, counted in
+        ``proxy_train_s``), so that ``total_s = proxy_train_s + selection_s +
+        target_train_s`` always.
+
+    Raises
+    ------
+    UsageError
+        When a run's dataset has no baseline (see :func:`base_of`).
     """
-    groups, base = grouped(runs, baseline)
-    columns = _table_columns(groups, base)
+    groups, bases = grouped(runs, baseline)
+    columns = _table_columns(groups, bases)
     rows = []
     for group, name in zip(groups, group_names(groups)):
-        extra = compare(group, base) if base is not None else {}
+        extra = compare(group, base_of(group, bases)) if bases else {}
         for row in _group_rows(group, name):
             merged = {**row, **extra}
             rows.append({c: merged.get(c) for c in columns})
@@ -319,6 +370,10 @@ def format_csv(rows: Sequence[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
+def _seconds(value: Optional[float]) -> str:
+    return "not recorded" if value is None else f"{value:.1f} s"
+
+
 def run_summary(path: str | os.PathLike) -> str:
     """The short table a workflow prints at its end: one line per labeled size.
 
@@ -333,8 +388,8 @@ def run_summary(path: str | os.PathLike) -> str:
              "proxy_acc_pct": _percent(run.proxy_accuracy, size),
              "selection_s": seconds.get(size),
              "target_acc_pct": _percent(run.target_accuracy, size)} for size in run.sizes]
-    head = (f"{run.workflow} on {run.dataset}: {run.description}; proxy training {run.proxy_train_time:.1f} s, "
-            f"selection {run.selection_time:.1f} s, target training {run.target_train_time:.1f} s")
+    head = (f"{run.workflow} on {run.dataset}: {run.description}; proxy training {_seconds(run.proxy_train_time)}, "
+            f"selection {_seconds(run.selection_time)}, target training {_seconds(run.target_train_time)}")
     columns = list(rows[0]) if rows else ["labeled"]
     cells = [[_cell(c, row[c]) for c in columns] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]

@@ -8,8 +8,12 @@ proxy's guess is a pre-annotation (``predictions``, with its confidence as
 dataset's classes) is written beside the tasks as ``label-studio.xml``.
 
 The export is read in Label Studio's JSON format (tasks with their
-``annotations``: the last one not cancelled counts) or in JSON-MIN (one flat
-object per task, the choice under the control's name).
+``annotations``) or in JSON-MIN (one flat object per annotation, the choice
+under the control's name). Every annotation not cancelled counts: annotators
+who agree give their class, annotators who disagree are refused by name (a
+person resolves it in Label Studio; svp does not pick a winner). Each choice
+must be exactly one class name: the interface svp writes is single-choice,
+so several (a multiple-choice interface), none or a non-string is refused.
 """
 from __future__ import annotations
 
@@ -91,25 +95,60 @@ def read_export(path: Path) -> Iterator[tuple[str, str, str, str]]:
         if not isinstance(fields, dict) or INDEX_KEY not in fields:
             raise UsageError(f"{where} has no {INDEX_KEY} ; export the project the tasks svp wrote were "
                              "imported into")
-        label = _choice(task, where)
+        # JSON-MIN has one object per annotation: its annotator named, two that disagree are told apart
+        by = [_annotator(task["annotator"])] if "annotations" not in task and "annotator" in task else []
+        label = _choice(task, f"{where} ({', '.join([f'{INDEX_KEY} {fields[INDEX_KEY]}', *by])})")
         if label is not None:
-            yield where, "index", str(fields[INDEX_KEY]), label
+            yield f"{where} ({by[0]})" if by else where, "index", str(fields[INDEX_KEY]), label
 
 
 def _choice(task: dict, where: str) -> str | None:
-    """The class chosen for a task (None: not annotated yet, or every annotation cancelled)."""
+    """The class chosen for a task (None: not annotated yet, or every annotation cancelled).
+
+    Several annotations must agree: the last one winning would drop a person's answer without a word
+    (as a CSV naming one example twice with two labels is refused).
+    """
     if "annotations" not in task:  # JSON-MIN: the control's choice under its name
         value = task.get(CONTROL)
-        return value if isinstance(value, str) and value else None
+        return None if value is None or value == "" else _one_class(value, where)
     annotations = [a for a in task["annotations"] or [] if isinstance(a, dict) and not a.get("was_cancelled")]
-    if not annotations:
-        return None
-    for result in annotations[-1].get("result") or []:
-        if not isinstance(result, dict):
-            continue
-        value = result.get("value")
-        choices = value.get("choices") if isinstance(value, dict) else None
-        if result.get("from_name") == CONTROL and isinstance(choices, list) and choices:
-            return str(choices[0])
-    raise UsageError(f"{where}: its annotation chooses no class ({CONTROL!r} choices) ; label it with the "
+    chosen = [(_annotator(a.get("completed_by")), _annotation_choice(a, where)) for a in annotations]
+    if len({label for _, label in chosen}) > 1:
+        said = ", ".join(f"{who} chose {label}" for who, label in chosen)
+        raise UsageError(f"{where}: its annotators disagree ({said}) ; resolve the disagreement in Label Studio "
+                         "(or keep one annotation), then export again")
+    return chosen[0][1] if chosen else None
+
+
+def _annotation_choice(annotation: dict, where: str) -> str:
+    """The class one annotation (of Label Studio's JSON export) chooses with svp's control."""
+    who = annotation.get("completed_by")
+    by = "" if who is None else f" by {_annotator(who)}"
+    for result in annotation.get("result") or []:
+        value = result.get("value") if isinstance(result, dict) else None
+        if isinstance(value, dict) and result.get("from_name") == CONTROL and "choices" in value:
+            return _one_class(value["choices"], f"{where}, its annotation{by}")
+    raise UsageError(f"{where}: its annotation{by} chooses no class ({CONTROL!r} choices) ; label it with the "
                      f"interface svp wrote ({rundir.LABEL_CONFIG})")
+
+
+def _one_class(value: Any, where: str) -> str:
+    """The one class name in a choice: a string, ``{"choices": [name]}`` or ``[name]`` (Label Studio writes the
+    last two for several choices); several, none or anything but a name is refused."""
+    choices = value.get("choices") if isinstance(value, dict) else value
+    choices = [choices] if isinstance(choices, str) else choices
+    if isinstance(choices, list) and len(choices) == 1 and isinstance(choices[0], str) and choices[0].strip():
+        return choices[0]
+    what = (f"{len(choices)} choices" if isinstance(choices, list) and len(choices) > 1 else
+            "no choice" if choices in ([], None, [""]) else "something other than a class name")
+    raise UsageError(f"{where}: {CONTROL!r} holds {what} ({json.dumps(value)[:80]}) ; choose exactly one class "
+                     f"per task, with the single-choice interface svp wrote ({rundir.LABEL_CONFIG}), then export "
+                     "again")
+
+
+def _annotator(who: Any) -> str:
+    """Who made an annotation, as the export records it: a user id, or a user object (its email)."""
+    if isinstance(who, dict):
+        named = who.get("email") or who.get("username") or who.get("id")
+        return f"annotator {named}" if named is not None else "an annotator"
+    return "an unnamed annotator" if who is None or who == "" else f"annotator {who}"
