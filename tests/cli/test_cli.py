@@ -190,3 +190,25 @@ def test_the_originals_entry_points_keep_its_defaults():
     # the evaluation batch size follows --batch-size, and the proxy's the target's (the original's override_option)
     assert (config.target.eval_batch_size, config.proxy.eval_batch_size) == (64, 64)
     assert (config.initial_subset, config.rounds, config.eval_target_at) == (1000, (4000, 5000, 5000, 5000, 5000), ())
+
+
+def test_the_proxy_takes_the_targets_starting_weights_only_where_they_fit_and_says_so(caplog):
+    argv = ["active", "--arch", "preact20", "--weights", "w.pt"]
+    with caplog.at_level("INFO", logger="svp.cli.parse"):
+        same = build_config(build_parser(GENERIC).parse_args(argv), GENERIC)
+        other = build_config(build_parser(GENERIC).parse_args([*argv, "--proxy-arch", "small-cnn"]), GENERIC)
+        pretrained = build_config(build_parser(GENERIC).parse_args(
+            ["active", "--arch", "imagenet-resnet50", "--pretrained", "--proxy-arch", "imagenet-resnet18"]), GENERIC)
+        mixed = build_config(build_parser(GENERIC).parse_args(
+            ["active", "--arch", "imagenet-resnet50", "--pretrained", "--proxy-weights", "p.pt"]), GENERIC)
+    assert same.proxy.weights == "w.pt"  # the same architecture: the same start
+    assert (other.proxy.weights, other.proxy.pretrained) == (None, False)  # preact20's weights cannot start it
+    assert pretrained.proxy.pretrained  # published weights exist for it too
+    assert (mixed.proxy.weights, mixed.proxy.pretrained) == ("p.pt", False)  # its own start, not half of each
+    said = [record.getMessage() for record in caplog.records]
+    assert said[0] == ("the proxy preact20 starts from --weights w.pt too, as the target does ; give "
+                       "--proxy-weights PATH (or --no-proxy-pretrained) to start it otherwise")
+    assert said[1] == ("the proxy small-cnn starts from random weights: --weights w.pt is for the target's "
+                       "preact20 ; give --proxy-weights PATH to start the proxy from weights of its own")
+    assert said[2].startswith("the proxy imagenet-resnet18 starts from --pretrained too")
+    assert len(said) == 3

@@ -1,6 +1,8 @@
 """Torch learners: your own architectures, starting weights, and what k-centers needs of a model."""
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 from torch import nn
@@ -9,7 +11,7 @@ import svp.cifar
 from svp.cli import main
 from svp.config import ActiveConfig, DataConfig, ModelConfig, RuntimeConfig
 from svp.errors import UsageError
-from svp.learners.torch import load_weights, read_weights
+from svp.learners.torch import TorchLearner, load_weights, read_weights
 from svp.models import MODALITIES, MODELS, create_model, register
 from svp.workflows.active import run_active
 from run_helpers import column, restored
@@ -126,7 +128,8 @@ def test_pretrained_weights_load_and_offline_says_what_to_do(monkeypatch, tmp_pa
     def offline(*args, **kwargs):
         raise OSError("<urlopen error [Errno -3] Temporary failure in name resolution>")
 
-    monkeypatch.setattr("torch.hub.load_state_dict_from_url", offline)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no cached copy there
+    monkeypatch.setattr("torch.hub.download_url_to_file", offline)
     with pytest.raises(UsageError, match="could not be downloaded .* give a saved copy with --weights PATH"):
         resnet.published_weights(18)
     with pytest.raises(UsageError, match="--pretrained: mlp has no published weights"):
@@ -147,3 +150,25 @@ def test_only_a_proxy_that_bald_samples_trains_with_classifier_dropout(role, mc_
     model = TorchLearner(ModelConfig(arch="mlp"), role, env)._new_model().train()
     x = torch.rand((16, 1, 28, 28), generator=torch.Generator().manual_seed(0))
     assert torch.equal(model(x), model(x)) != dropped
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"hello, these are not weights\n", "it is a text file"), (b"", "the file is empty"),
+    ("pickle", "it holds other objects than tensors (print)"),
+    ("truncated", "not a file torch.save wrote, or a damaged one: RuntimeError"),
+    ("not tensors", "is not a state dict (its epoch: not a tensor named by a string)"),
+])
+def test_weights_that_are_not_a_state_dict_are_refused_by_name(tmp_path, content, expected):
+    path = tmp_path / "w.pt"
+    if content == "pickle":
+        torch.save({"w": torch.zeros(1), "greeting": print}, path)  # a full pickle: would run on loading
+    elif content == "truncated":
+        torch.save(create_model("mlp", 10, 3).state_dict(), path)
+        path.write_bytes(path.read_bytes()[:500])
+    elif content == "not tensors":
+        torch.save({"w": torch.zeros(1), "epoch": 3}, path)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(UsageError, match=rf"--weights {path} .*{re.escape(expected)}.* ; give a file saved by "
+                                         r"torch\.save"):
+        read_weights(path, f"--weights {path}")

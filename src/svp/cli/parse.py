@@ -1,11 +1,13 @@
 """Parsed arguments -> the frozen config of a workflow.
 
 Options left unset take the domain's default (see :mod:`svp.cli.options`);
-``--proxy-*`` options left unset take the target's value.
+``--proxy-*`` options left unset take the target's value, but for the
+starting weights, which the proxy takes only where they fit it.
 """
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import Any, Callable, Optional, Sequence
 
 from svp import config as cfg
@@ -13,8 +15,10 @@ from svp.cli.domain import Domain
 from svp.cli.options import DATA, MODEL, PROXY_PREFIX, RUNTIME, WORKFLOW_COMMANDS, Option
 from svp.engine.schedule import scale_learning_rates
 from svp.errors import UsageError
+from svp.models import PRETRAINED
 
 FieldPath = tuple[str, ...]
+log = logging.getLogger(__name__)
 
 
 def _values(args: argparse.Namespace, options: Sequence[Option], default: Callable[[str], Any],
@@ -48,6 +52,8 @@ def model_config(args: argparse.Namespace, domain: Domain, prefix: str = "",
     values = _values(args, MODEL, default, prefix)
     values["arch"] = domain.arch_aliases.get(values["arch"], values["arch"])
     values["learning_rates"] = _scaled_rates(args, prefix, values, base)
+    if base is not None:
+        values.update(_proxy_start(args, prefix, values["arch"], base))
     try:
         return cfg.ModelConfig(**values)
     except UsageError as error:
@@ -55,6 +61,26 @@ def model_config(args: argparse.Namespace, domain: Domain, prefix: str = "",
             raise
         # a ModelConfig names the target's options; these are their --proxy-* twins
         raise UsageError(str(error).replace("--", "--" + prefix.replace("_", "-"))) from None
+
+
+def _proxy_start(args: argparse.Namespace, prefix: str, arch: str, base: cfg.ModelConfig) -> dict:
+    """The proxy's starting weights: its own (--proxy-weights, --proxy-pretrained: typed, the pair is its own),
+    else the target's when they can start it (weights of its very architecture, published weights it has),
+    said in the log either way; else random."""
+    own = {name: getattr(args, prefix + name, None) for name in ("weights", "pretrained")}
+    if any(value is not None for value in own.values()):
+        return {"weights": own["weights"], "pretrained": bool(own["pretrained"])}
+    if base.weights is None and not base.pretrained:
+        return {"weights": None, "pretrained": False}
+    given = f"--weights {base.weights}" if base.weights is not None else "--pretrained"
+    fits = arch == base.arch if base.weights is not None else arch in PRETRAINED
+    if fits:
+        log.warning("the proxy %s starts from %s too, as the target does ; give --proxy-weights PATH (or "
+                    "--no-proxy-pretrained) to start it otherwise", arch, given)
+        return {"weights": base.weights, "pretrained": base.pretrained}
+    log.info("the proxy %s starts from random weights: %s is for the target's %s ; give --proxy-weights PATH to "
+             "start the proxy from weights of its own", arch, given, base.arch)
+    return {"weights": None, "pretrained": False}
 
 
 def _scaled_rates(args: argparse.Namespace, prefix: str, values: dict,

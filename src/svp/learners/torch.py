@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import pickle
 from pathlib import Path
 from typing import Collection, Optional
 
@@ -18,6 +17,7 @@ from svp.errors import UsageError
 from svp.learners.base import Learner, damaged
 from svp.models import (MODALITIES, MODELS, PRETRAINED, add_classifier_dropout, classifier_of, create_model,
                         dropout_layers)
+from svp.models.resnet import TORCH_LOAD_ERRORS, unreadable_why
 from svp.rundir import BEST_CHECKPOINT, PROXY
 from svp.selection import METHODS, Outputs
 
@@ -29,23 +29,41 @@ def _twin(flag: str, option: str) -> str:
     return f"--proxy-{option}" if flag.startswith("--proxy-") else f"--{option}"
 
 
-def read_weights(path: Path) -> dict:
-    """The state dict saved in ``path`` (by ``torch.save(model.state_dict(), path)``, or an svp checkpoint)."""
+def start_source(config: ModelConfig, flag: str) -> str:
+    """Where a model's starting weights come from, as the option that gave them, for messages."""
+    option = f"--weights {config.weights}" if config.weights is not None else "--pretrained"
+    return f"--proxy-{option[2:]}" if flag.startswith("--proxy-") else option
+
+
+def read_weights(path: Path, source: Optional[str] = None) -> dict:
+    """The state dict saved in ``path`` (by ``torch.save(model.state_dict(), path)``, or an svp checkpoint).
+
+    Read as tensors only (``weights_only=True``): a file a user hands svp runs no code. ``source`` names the
+    file in messages (the option that gave it), else its path.
+    """
+    source = source or str(path)
+    fix = "give a file saved by torch.save(model.state_dict(), path)"
+    if path.is_dir():
+        raise UsageError(f"{source} is a directory, not a file of saved weights ; {fix}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as error:
-        raise UsageError(f"{path} cannot be read as saved weights ({type(error).__name__}: {error}) ; give a "
-                         "file saved by torch.save(model.state_dict(), path)") from None
+    except TORCH_LOAD_ERRORS as error:
+        raise UsageError(f"{source} cannot be read as saved weights ({unreadable_why(path, error)}) ; {fix}") from None
     if isinstance(state, dict) and isinstance(state.get("model"), dict):
         state = state["model"]  # an svp checkpoint
     if not isinstance(state, dict):
-        raise UsageError(f"{path} holds {type(state).__name__}, not a state dict ; give a file saved by "
-                         "torch.save(model.state_dict(), path)")
+        raise UsageError(f"{source} holds {type(state).__name__}, not a state dict ; {fix}")
+    odd = [str(key) for key, value in state.items() if not isinstance(key, str) or not torch.is_tensor(value)]
+    if odd:
+        raise UsageError(f"{source} is not a state dict (its {', '.join(odd[:3])}: not a tensor named by a "
+                         f"string) ; {fix}")
     return state
 
 
-def load_weights(model: torch.nn.Module, state: dict, source: str | Path) -> None:
-    """Start ``model`` from the weights ``state`` (from ``source``, for messages).
+def load_weights(model: torch.nn.Module, state: dict, source: str | Path, arch: Optional[str] = None,
+                 flag: str = "--arch") -> None:
+    """Start ``model`` (``arch``, chosen by ``flag``) from the weights ``state`` (from ``source``): the last three
+    for messages.
 
     Every layer must be there with its shape, except the final classifier,
     which starts afresh when its size differs (weights pretrained for
@@ -67,11 +85,43 @@ def load_weights(model: torch.nn.Module, state: dict, source: str | Path) -> Non
         problems = [f"missing {', '.join(missing[:3])}" if missing else "",
                     f"unexpected {', '.join(unexpected[:3])}" if unexpected else "",
                     f"other shapes for {', '.join(wrong[:3])}" if wrong else ""]
-        raise UsageError(f"{source} does not fit this architecture ({'; '.join(p for p in problems if p)}) ; give "
-                         "weights saved from the same architecture")
+        raise UsageError(f"{source} does not fit {arch or 'this architecture'} "
+                         f"({'; '.join(p for p in problems if p)}) ; give {_twin(flag, 'weights')} PATH with "
+                         f"weights saved from {arch or 'the same architecture'}")
     model.load_state_dict(kept, strict=False)
     if resized:
         log.info("%s: the classifier starts afresh (%s has another number of classes)", source, resized[0])
+
+
+def starting_model(config: ModelConfig, data: Data, flag: str) -> torch.nn.Module:
+    """``config.arch`` for ``data``, started from its --weights or --pretrained weights when given.
+
+    Raises
+    ------
+    UsageError
+        When the weights cannot be read, or do not fit the architecture (named as the user gave them, see
+        :func:`start_source`).
+    """
+    model = create_model(config.arch, data.num_classes, data.in_channels)
+    if config.weights is None and not config.pretrained:
+        return model
+    source = start_source(config, flag)
+    state = read_weights(Path(config.weights), source) if config.weights is not None else PRETRAINED[config.arch]()
+    load_weights(model, state, source, config.arch, flag)
+    return model
+
+
+def _check_start_options(config: ModelConfig, flag: str) -> None:
+    """Refuse a --weights that is no file, and --pretrained for an architecture without published weights."""
+    if config.weights is not None and not Path(config.weights).is_file():
+        what = "is a directory, not a file" if Path(config.weights).is_dir() else "no such file"
+        raise UsageError(f"{start_source(config, flag)}: {what} ; give the path of a saved state dict")
+    if config.pretrained and config.arch not in PRETRAINED:
+        published = ", ".join(sorted(PRETRAINED))
+        fix = (f"give --no-proxy-pretrained to start the proxy from random weights (and --proxy-weights PATH for "
+               f"weights of your own), or choose a --proxy-arch with published weights: {published}"
+               if flag.startswith("--proxy-") else f"choose one of {published}, or give your own with --weights PATH")
+        raise UsageError(f"{start_source(config, flag)}: {config.arch} has no published weights ; {fix}")
 
 
 class TorchLearner(Learner):
@@ -90,30 +140,27 @@ class TorchLearner(Learner):
 
     @classmethod
     def check(cls, config: ModelConfig, flag: str, method: Optional[str], data: Optional[Data] = None) -> None:
-        """Refuse a --weights file that is not there and, once the data is known, a model that k-centers
-        cannot take features from."""
+        """Refuse a --weights file that is not there and, once the data is known, weights that cannot be read
+        or do not fit the model, and a model that k-centers cannot take features from.
+
+        The weights are read here, before the run directory exists, so that bad ones leave nothing behind.
+        """
         super().check(config, flag, method, data)
-        if config.weights is not None and not Path(config.weights).is_file():
-            raise UsageError(f"{_twin(flag, 'weights')} {config.weights}: no such file ; give the path of a saved "
-                             "state dict")
-        if config.pretrained and config.arch not in PRETRAINED:
-            raise UsageError(f"{_twin(flag, 'pretrained')}: {config.arch} has no published weights ; choose one of "
-                             f"{', '.join(sorted(PRETRAINED))}, or give your own with --weights PATH")
-        if data is not None and method is not None and METHODS[method].needs & {"features", "mc"}:
+        _check_start_options(config, flag)
+        features = method is not None and bool(METHODS[method].needs & {"features", "mc"})
+        if data is None or not (features or config.weights is not None or config.pretrained):
+            return  # building a large model only to drop it costs seconds: only when there is something to see
+        model = starting_model(config, data, flag)
+        if features:
             try:
-                classifier_of(create_model(config.arch, data.num_classes, data.in_channels))
+                classifier_of(model)
             except TypeError as error:
                 raise UsageError(f"{flag} {config.arch}: {error}, so {method} cannot take its penultimate "
                                  "features ; name the final linear layer `classifier` or `fc`, or choose another "
                                  "--selection-method") from None
 
     def _new_model(self) -> torch.nn.Module:
-        data = self.env.data
-        model = create_model(self.config.arch, data.num_classes, data.in_channels)
-        if self.config.weights is not None:
-            load_weights(model, read_weights(Path(self.config.weights)), self.config.weights)
-        elif self.config.pretrained:
-            load_weights(model, PRETRAINED[self.config.arch](), f"{self.config.arch}'s published weights")
+        model = starting_model(self.config, self.env.data, "--proxy-arch" if self.role == PROXY else "--arch")
         if self.role == PROXY and self.env.mc_training and not dropout_layers(model):
             model = add_classifier_dropout(model, self.env.mc_dropout)
         return prepare_model(model, self.env.device)
@@ -137,7 +184,7 @@ class TorchLearner(Learner):
         try:
             state = torch.load(path, map_location=self.env.device, weights_only=True)
             model.load_state_dict(state["model"])
-        except (OSError, RuntimeError, EOFError, KeyError, TypeError, pickle.UnpicklingError) as error:
+        except (*TORCH_LOAD_ERRORS, TypeError) as error:
             raise damaged(path, error) from None
         self.model = model
 
