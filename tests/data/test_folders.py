@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from svp.cli import main
@@ -72,7 +73,7 @@ def test_the_cache_is_reused_and_rebuilt_when_a_file_changes(cache, folder, monk
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded again")
 
-    monkeypatch.setattr("svp.data.folders._decode", no_decoding)
+    monkeypatch.setattr("svp.data.image_cache.decode", no_decoding)
     second = open_dataset(config)  # from the cache alone
     assert np.array_equal(first.inputs["train"].numpy(), second.inputs["train"].numpy())
     monkeypatch.undo()
@@ -113,3 +114,26 @@ def test_active_learning_on_a_folder(cache, folder, tmp_path):
                  "--proxy-arch", "logistic", "--epochs", "2", "--learning-rate", "0.05", "--initial-subset", "8",
                  "--round", "8", "--run-dir", str(tmp_path / "runs"), "--no-cuda", "--quiet", "--seed", "0"]) == 0
     assert column(only_run(tmp_path / "runs"), "target.csv") == [16]
+
+
+def test_one_file_listed_twice_has_no_one_label(cache, folder, tmp_path, capsys):
+    from run_helpers import refused
+
+    os.symlink(folder / "train" / "dog", folder / "train" / "cat" / "dogs")  # dog's images under cat too
+    argv = ["train", "--dataset", str(folder), "--image-size", "16", "--arch", "mlp", "--epochs", "1",
+            "--learning-rate", "0.01", "--no-cuda", "--quiet", "--run-dir", str(tmp_path / "runs")]
+    err = refused(capsys, argv, watched=(folder, tmp_path / "runs"))
+    assert f"{folder}/train/cat/dogs/0.png and {folder}/train/dog/0.png are one file (a link)" in err
+
+
+def test_channel_statistics_in_chunks_are_those_of_the_whole(monkeypatch):
+    from svp.data import sources
+
+    images = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (50, 3, 4, 5), dtype=np.uint8))
+    values = images.double() / 255
+    mean, std = values.mean(dim=(0, 2, 3)), values.std(dim=(0, 2, 3))
+    for chunk in (7, 4096):  # several chunks, and one
+        monkeypatch.setattr(sources, "STATS_CHUNK", chunk)
+        got = sources.channel_stats(images)
+        np.testing.assert_allclose(got[0], mean.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(got[1], std.numpy(), rtol=1e-9)

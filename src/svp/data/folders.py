@@ -1,53 +1,43 @@
 """A folder of images of one's own: ``ROOT/train/<class>/*``, optional ``test/<class>/*`` and ``unlabeled/**``.
 
-Any file Pillow reads is an image (PNG, JPEG, WebP, ...; greyscale or
-colour, any size). The images are decoded once into a uint8 cache (a numpy
-``.npy`` per split, memory-mapped), named by a fingerprint of every file's
-path, size and modification time and of ``--image-size``: a second run
-starts from the cache in seconds, and a changed, added or removed file
-makes a new one. The cache then takes the tensor-resident path CIFAR takes
-(batched augmentation on the device); on the CPU the tensors are the
-memory-mapped cache itself, read as batches touch it.
+Any file Pillow reads is an image (PNG, JPEG, WebP, TIFF, ...; greyscale or
+colour, any size, 16-bit greyscale scaled to 8 bits). A class is named by
+its folder, as :func:`~svp.data.labels.class_name` writes it. The training
+split's rows are the labeled images, class by class in the order of their
+names, each class's files sorted by path, then the images of ``unlabeled/``
+(label -1) sorted by path; an image's id is its path under ``ROOT``.
 
-Images of different sizes need ``--image-size N`` (each is resized to N x N);
-images in ``unlabeled/`` join the training split with label -1.
+The images are decoded once into a cache (:mod:`svp.data.image_cache`)
+named by a fingerprint of every file's path, size, modification and change
+times, inode and label, and of ``--image-size``: a second run starts from
+the cache in seconds, and a changed, added, removed or replaced file (also
+one put back with its old size and modification time, as ``cp -p`` or
+``rsync -t`` do) makes a new one. The cache then takes the tensor-resident
+path CIFAR takes (batched augmentation on the device); on the CPU the
+tensors are the memory-mapped cache itself, read as batches touch it.
+
+Images of different sizes need ``--image-size N`` (each is resized to N x N).
 """
 from __future__ import annotations
 
 import functools
 import hashlib
-import io
-import json
-import logging
 import os
-import shutil
 import unicodedata
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
-import torch
-
 from svp.config import DataConfig
-from svp.data.base import TensorData, unreadable_image
-from svp.data.identity import DIGEST_SIZE, digest
+from svp.data.base import TensorData
+from svp.data.image_cache import CACHE_FORMAT, Listing, Splits, cache_dir, cached_digests, cached_split, open_cache
 from svp.data.labels import class_name
-from svp.data.sources import UNKNOWN, channel_stats, image_data
+from svp.data.sources import UNKNOWN, image_data
 from svp.errors import UsageError
-from svp.progress import bar
 
-log = logging.getLogger(__name__)
-
-DONE = "done.json"  # written last into a cache folder: its splits and the training images' statistics
-CACHE_ENV = "SVP_CACHE"  # where decoded folders are kept (default: ~/.cache/svp)
-CACHE_FORMAT = 2  # part of every cache's name: a cache of another layout is never read
 
 
 def is_folder(dataset: str) -> bool:
     return os.path.isdir(os.path.join(dataset, "train"))
-
-
-Listing = list[tuple[str, os.stat_result]]  # (path, its stat), sorted by path
 
 
 @functools.lru_cache(maxsize=1)
@@ -62,16 +52,40 @@ def image_files(folder: Path) -> Listing:
 
     ``os.scandir`` rather than ``Path.rglob``: a second run lists (and stats)
     every file to see whether its cache still holds, so this is its cost.
+    Symbolic links to folders are followed, each real folder once: a link
+    that leads back to a folder already listed (a loop) would list forever.
     """
-    found, stack, suffixes = [], [str(folder)], _suffixes()
+    found, suffixes = [], _suffixes()
+    seen = {_folder_id(str(folder)): str(folder)}
+    stack: list[tuple[str, Optional[str]]] = [(str(folder), None)]  # (folder, the last link on the way to it)
     while stack:
-        with os.scandir(stack.pop()) as entries:
-            for entry in entries:
-                if entry.is_dir():
-                    stack.append(entry.path)
-                elif "." + entry.name.rpartition(".")[2].lower() in suffixes and entry.is_file():
-                    found.append((entry.path, entry.stat()))
+        path, via = stack.pop()
+        for entry in _entries(path):
+            if entry.is_dir():
+                link = entry.path if entry.is_symlink() else via
+                key = _folder_id(entry.path)
+                if key in seen:
+                    raise UsageError(f"{link or entry.path} leads back to a folder already listed ({seen[key]}): a "
+                                     "symbolic link loop, or a second link to one folder ; remove the link")
+                seen[key] = entry.path
+                stack.append((entry.path, link))
+            elif "." + entry.name.rpartition(".")[2].lower() in suffixes and entry.is_file():
+                found.append((entry.path, entry.stat()))
     return sorted(found)
+
+
+def _folder_id(path: str) -> tuple[int, int]:
+    """Who a folder really is, whatever links lead to it."""
+    stat = os.stat(path)
+    return stat.st_dev, stat.st_ino
+
+
+def _entries(folder: str) -> list[os.DirEntry]:
+    try:
+        with os.scandir(folder) as entries:
+            return list(entries)
+    except OSError as error:
+        raise UsageError(f"{folder} cannot be listed ({error.strerror}) ; make it readable, or remove it") from None
 
 
 def _labeled(folder: Path, classes: Optional[list[str]] = None) -> tuple[Listing, list[int], list[str]]:
@@ -100,7 +114,7 @@ def _labeled(folder: Path, classes: Optional[list[str]] = None) -> tuple[Listing
     return files, labels, classes
 
 
-def _listing(root: Path) -> tuple[dict[str, tuple[Listing, list[int]]], list[str], int]:
+def _listing(root: Path) -> tuple[Splits, list[str], int]:
     """The files and labels of each split present, the class names, and the number of labeled training images.
 
     Unlabeled images (label -1) follow the labeled ones in the training split.
@@ -114,6 +128,7 @@ def _listing(root: Path) -> tuple[dict[str, tuple[Listing, list[int]]], list[str
         raise UsageError(f"{root / 'train'} holds {labeled} images in {len(classes)} class folders ; put the "
                          "images of each class in train/<class>/ (two classes at least; a class folder may be "
                          "empty while its images wait in unlabeled/)")
+    _one_row_per_file(train)
     splits = {"train": (train, labels)}
     if (root / "test").is_dir():
         files, test_labels, _ = _labeled(root / "test", classes)
@@ -121,111 +136,45 @@ def _listing(root: Path) -> tuple[dict[str, tuple[Listing, list[int]]], list[str
     return splits, classes, labeled
 
 
-def _fingerprint(root: Path, splits: dict, image_size: Optional[int]) -> str:
+def _one_row_per_file(files: Listing) -> None:
+    """Refuse a file listed twice (through a link, or a hard link): one image under two classes, or labeled and
+    unlabeled at once, has no one label."""
+    seen: dict[tuple[int, int], str] = {}
+    for path, stat in files:
+        first = seen.setdefault((stat.st_dev, stat.st_ino), path)
+        if first != path:
+            raise UsageError(f"{first} and {path} are one file (a link) ; keep one of them, so that each image has "
+                             "one place and one label")
+
+
+def _fingerprint(root: Path, splits: Splits, image_size: Optional[int]) -> str:
+    """The cache's name: every file's path, size, times and inode, its label, and the image size.
+
+    The change time and inode tell a replaced file from the original even when the copy kept its size and
+    modification time (``cp -p``, ``rsync -t``, a restore from backup): no tool sets them back.
+    """
     hasher = hashlib.sha256(f"{CACHE_FORMAT}|{root.resolve()}|{image_size}".encode())
     for files, labels in splits.values():
-        hasher.update("".join(f"{path}|{stat.st_size}|{stat.st_mtime_ns}|{label}\n"
+        hasher.update("".join(f"{path}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ctime_ns}|{stat.st_ino}|{label}\n"
                               for (path, stat), label in zip(files, labels)).encode())
     return hasher.hexdigest()[:20]
 
 
-def cache_dir(root: Path, fingerprint: str) -> Path:
-    base = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "svp")
-    return base / f"{root.name}-{fingerprint}"
-
-
-def _shape(files: list[str], image_size: Optional[int]) -> tuple[int, int, int]:
-    """(channels, height, width) all images take: colour if any is, their common size (or --image-size)."""
-    from PIL import Image
-
-    sizes, colour = {}, False
-    for path in files:
-        try:
-            with Image.open(path) as image:
-                sizes.setdefault(image.size, path)
-                colour = colour or image.mode not in ("1", "L", "I", "I;16", "F")
-        except OSError as error:  # PIL.UnidentifiedImageError among them
-            raise unreadable_image(path, error) from None
-    channels = 3 if colour else 1
-    if image_size is not None:
-        return channels, image_size, image_size
-    if len(sizes) > 1:
-        (a, first), (b, second) = list(sizes.items())[:2]
-        raise UsageError(f"the images differ in size ({first} is {a[0]}x{a[1]}, {second} is {b[0]}x{b[1]}) ; "
-                         "give --image-size N to resize them all to N x N")
-    (width, height), = sizes
-    return channels, height, width
-
-
-def _decode(files: list[str], shape: tuple[int, int, int], out: np.ndarray, desc: str) -> list[str]:
-    """Decode ``files`` into ``out``; return the digest of each file's bytes (its identity, see
-    :mod:`svp.data.identity`), read in the same pass."""
-    from PIL import Image
-
-    channels, height, width = shape
-    digests = []
-    for row, path in enumerate(bar(files, desc=desc, unit="image")):
-        try:
-            content = Path(path).read_bytes()
-            with Image.open(io.BytesIO(content)) as image:
-                image = image.convert("RGB" if channels == 3 else "L")
-                if image.size != (width, height):
-                    image = image.resize((width, height), Image.Resampling.BILINEAR)
-                pixels = np.asarray(image, dtype=np.uint8)
-        except OSError as error:
-            raise unreadable_image(path, error) from None
-        out[row] = pixels.reshape(height, width, channels).transpose(2, 0, 1)
-        digests.append(digest(content))
-    return digests
-
-
-def _build_cache(folder: Path, splits: dict, image_size: Optional[int], labeled: int) -> None:
-    """Decode every split into ``folder/<split>.npy`` (uint8 N, C, H, W) and its labels; atomically.
-
-    The normalisation statistics are those of the ``labeled`` first training images (of all of them when
-    none is labeled yet).
-    """
-    shape = _shape([path for files, _ in splits.values() for path, _ in files], image_size)
-    building = folder.with_name(folder.name + ".building")
-    shutil.rmtree(building, ignore_errors=True)  # what a killed run left
-    building.mkdir(parents=True)
-    try:
-        for split, (files, labels) in splits.items():
-            images = np.lib.format.open_memmap(building / f"{split}.npy", mode="w+", dtype=np.uint8,
-                                               shape=(len(files), *shape))
-            digests = _decode([path for path, _ in files], shape, images, desc=f"decoding {split}")
-            if split == "train":
-                stats = channel_stats(torch.from_numpy(np.asarray(images[:labeled or len(files)])))
-            images.flush()
-            del images
-            np.save(building / f"{split}-labels.npy", np.asarray(labels, dtype=np.int64))
-            np.save(building / f"{split}-digests.npy", np.asarray(digests, dtype=f"S{2 * DIGEST_SIZE}"))
-        (building / DONE).write_text(json.dumps({"splits": list(splits), "mean": stats[0], "std": stats[1]}))
-    except BaseException:
-        shutil.rmtree(building, ignore_errors=True)
-        raise
-    os.replace(building, folder)  # the cache appears whole, or not at all
-
-
 def open_folder(config: DataConfig) -> TensorData:
-    """The image folder ``config.dataset`` names, from its cache (made now if missing or stale)."""
+    """The image folder ``config.dataset`` names, from its cache (made now if missing, stale or damaged)."""
     root = Path(config.dataset)
     splits, classes, labeled = _listing(root)
     folder = cache_dir(root, _fingerprint(root, splits, config.image_size))
-    if not (folder / DONE).is_file():
-        log.info("decoding %d images of %s into %s (once)", sum(len(f) for f, _ in splits.values()), root, folder)
-        _build_cache(folder, splits, config.image_size, labeled)
-    # copy-on-write mappings of the cache: pages come from the page cache as batches touch them, no copy first
-    inputs = {split: torch.from_numpy(np.load(folder / f"{split}.npy", mmap_mode="c")) for split in splits}
-    labels = {split: torch.from_numpy(np.load(folder / f"{split}-labels.npy")) for split in splits}
+    saved = open_cache(root, folder, splits, config.image_size, labeled)
+    inputs, labels = {}, {}
+    for split in splits:
+        inputs[split], labels[split] = cached_split(folder, split)
     inputs.setdefault("test", inputs["train"][:0])
     labels.setdefault("test", labels["train"][:0])
-    saved = json.loads((folder / DONE).read_text())
     files = splits["train"][0]
 
     def identify() -> tuple[list[str], list[str]]:
-        ids = [_relative(path, root) for path, _ in files]
-        return ids, np.load(folder / "train-digests.npy").astype(str).tolist()
+        return [_relative(path, root) for path, _ in files], cached_digests(folder)
 
     # ids only for the examples asked about (`svp query`), not every image each run
     return image_data(root.name, inputs, labels, len(classes), config.augmentation, (saved["mean"], saved["std"]),

@@ -377,10 +377,21 @@ def _layout(array: np.ndarray, images: bool) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
+STATS_CHUNK = 4096  # images at a time: a float copy of a whole memory-mapped cache may not fit in memory
+
+
 def channel_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:
-    """Per-channel mean and standard deviation of uint8 images (N, C, H, W), on the 0..1 scale."""
-    values = images.float() / 255.0
-    return values.mean(dim=(0, 2, 3)).tolist(), values.std(dim=(0, 2, 3)).clamp_min(1e-3).tolist()
+    """Per-channel mean and (sample) standard deviation of uint8 images (N, C, H, W), on the 0..1 scale."""
+    channels = images.shape[1]
+    total, squares, count = torch.zeros(channels, dtype=torch.float64), torch.zeros(channels, dtype=torch.float64), 0
+    for start in range(0, len(images), STATS_CHUNK):
+        chunk = images[start:start + STATS_CHUNK].to(torch.float64).transpose(0, 1).reshape(channels, -1) / 255.0
+        total += chunk.sum(dim=1)
+        squares += (chunk * chunk).sum(dim=1)
+        count += chunk.shape[1]
+    mean = total / count
+    variance = (squares - count * mean * mean).clamp_min(0) / max(count - 1, 1)
+    return mean.tolist(), variance.sqrt().clamp_min(1e-3).tolist()
 
 
 def image_data(name: str, inputs: dict, labels: dict, num_classes: int, augmentation: bool,
