@@ -267,7 +267,7 @@ CASES: dict[str, tuple[Callable[[Case], tuple], list[str]]] = {
         "--proxy-weights", "does not fit linear-head", "; give --proxy-weights PATH with weights saved from "
         "linear-head"]),
     "pretrained: planted in torch's cache": (planted_in_torch_cache, [
-        f"--pretrained: ", f"{RESNET18} is not torchvision's published file (its SHA-256 starts",
+        "--pretrained: ", f"{RESNET18} is not torchvision's published file (its SHA-256 starts",
         "not f37072fd as its name says) ; delete it so it is downloaded again from https://download.pytorch.org"]),
     "pretrained: planted with its own hash": (planted_with_a_matching_name, [
         "is not torchvision's published file (it holds other objects than tensors", "which svp does not load) "

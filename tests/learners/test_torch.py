@@ -11,7 +11,7 @@ import svp.cifar
 from svp.cli import main
 from svp.config import ActiveConfig, DataConfig, ModelConfig, RuntimeConfig
 from svp.errors import UsageError
-from svp.learners.torch import TorchLearner, load_weights, read_weights
+from svp.learners.torch import load_weights, read_weights
 from svp.models import MODALITIES, MODELS, create_model, register
 from svp.workflows.active import run_active
 from run_helpers import column, restored
