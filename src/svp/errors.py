@@ -9,10 +9,11 @@ class UsageError(Exception):
     """Bad user input: the CLI prints it as ``svp: error: ...`` and exits 2."""
 
 
-class Interrupted(Exception):
+class Interrupted(KeyboardInterrupt):
     """Ctrl-C or SIGTERM stopped a workflow; ``run`` is its run directory (None: not made yet).
 
-    The CLI prints one line saying how to resume, and exits 128 + the signal's number.
+    A KeyboardInterrupt, so that no ``except Exception`` (a download's fallback, a sweep in Python) takes it
+    for an error and goes on. The CLI prints one line saying how to resume, and exits 128 + the signal's number.
     """
 
     def __init__(self, signal_name: str, exit_code: int, run: Optional[Path] = None) -> None:

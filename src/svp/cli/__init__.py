@@ -167,8 +167,8 @@ def main(argv: Optional[Sequence[str]] = None, domain: Domain = GENERIC) -> int:
                         "say which model you mean", short, long, args.command, long, long.replace("proxy-", ""))
         with _sigterm_interrupts():
             workflow, run = _run(args, domain, argv)
-    except (KeyboardInterrupt, Interrupted) as error:
-        _interrupted(domain, args.command, error, debug)
+    except KeyboardInterrupt as error:  # Interrupted among them
+        _interrupted(domain, args, error, debug)
     except UsageError as error:
         _fail(parser, domain, _user_message(error), debug)
     except OSError as error:
@@ -208,16 +208,19 @@ def _sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _interrupted(domain: Domain, command: str, error: BaseException, debug: bool) -> None:
-    """One line: what stopped the run and how to resume it; exit 128 + the signal's number."""
+def _interrupted(domain: Domain, args: argparse.Namespace, error: BaseException, debug: bool) -> None:
+    """One line: what stopped the command and how to go on; exit 128 + the signal's number."""
     if debug:
         traceback.print_exc()
     stop = error if isinstance(error, Interrupted) else Interrupted("Ctrl-C", 128 + signal.SIGINT)
-    if stop.run is None:
+    run = stop.run or getattr(args, "resume", None)  # stopped while a resumed run was being opened: still it
+    if args.command in HANDLERS:
+        how = "nothing it does is lost by running it again"
+    elif run is None:
         how = "no run directory was made yet: start again"
     else:
-        how = f"every finished step is kept: resume with {domain.prog} {command} --resume {stop.run}"
-        if command == "query":
+        how = f"every finished step is kept: resume with {domain.prog} {args.command} --resume {run}"
+        if args.command == "query":
             how += " (and --labels FILE again if this call was given answers: those recorded already are skipped)"
     if is_main():
         sys.stderr.write(f"{domain.prog}: interrupted ({stop.signal_name}) ; {how}\n")

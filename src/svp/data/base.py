@@ -14,6 +14,7 @@ in the split, so per-example state (forgetting events, scores) can be kept.
 from __future__ import annotations
 
 import os
+import signal
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional, Protocol, Sequence
 
@@ -99,8 +100,8 @@ class TensorData:
     ids : callable, optional
         ``ids(indices) -> list[str]``: what a person finds training example i by (a file's path).
     identify : callable, optional
-        ``identify() -> (ids, digests)``: the stable id and content digest of every training example (see
-        :mod:`svp.data.identity`); without it the examples are known by their row.
+        ``identify() -> (ids, digests)``: the stable id (None: known by its content) and content digest of every
+        training example (see :mod:`svp.data.identity`); without it the examples are known by their row.
     """
 
     name: str
@@ -114,7 +115,7 @@ class TensorData:
     modality: str = "image"  # what it holds: "image", "text" or "features" (see svp.models.MODALITIES)
     classes: Optional[list[str]] = None
     ids: Optional[Callable[[np.ndarray], list[str]]] = None
-    identify: Optional[Callable[[], tuple[Sequence[str], Sequence[str]]]] = None
+    identify: Optional[Callable[[], tuple[Optional[Sequence[str]], Sequence[str]]]] = None
     _on_device: dict = field(default_factory=dict, repr=False)
 
     def size(self, split: str) -> int:
@@ -166,6 +167,12 @@ class _Indexed(Dataset):
         return x, y, index
 
 
+def _ignore_stop(worker_id: int) -> None:
+    """A DataLoader worker ignores SIGTERM: a scheduler stops the whole process group, and the main process
+    stops its workers itself as it ends (a worker killed first makes the main process fail with a traceback)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 @dataclass
 class DatasetData:
     """A dataset read from disk per example by a ``DataLoader``.
@@ -202,6 +209,7 @@ class DatasetData:
             order = order[torch.randperm(len(order), generator=generator).numpy()]
         loader = DataLoader(
             _Indexed(dataset),
+            worker_init_fn=_ignore_stop,
             batch_size=batch_size,
             sampler=order.tolist(),
             num_workers=self.num_workers if train else self.eval_num_workers,
