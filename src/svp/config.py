@@ -115,12 +115,7 @@ class DataConfig:
             check_type("--test-file", self.test_file, str)
         if self.id_column is not None:
             check_type("--id-column", self.id_column, str)
-        _check_classes(self.classes)
-        object.__setattr__(self, "classes", tuple(class_name(name) for name in self.classes))
-        if len(set(self.classes)) != len(self.classes):
-            twice = next(name for name in self.classes if self.classes.count(name) > 1)
-            raise UsageError(f"--class {twice!r} is given twice (names are compared without surrounding blanks) ; "
-                             "give each class once")
+        object.__setattr__(self, "classes", _checked_classes(self.classes))
 
 
 def class_name(raw: str) -> str:
@@ -129,14 +124,18 @@ def class_name(raw: str) -> str:
     return unicodedata.normalize("NFC", raw.strip())
 
 
-def _check_classes(classes: Any) -> None:
+def _checked_classes(classes: Any) -> tuple[str, ...]:
+    """The --class names as :func:`class_name` writes them: two or more, each once."""
     if not isinstance(classes, tuple) or not all(isinstance(name, str) and name.strip() for name in classes):
         raise UsageError(f"--class {classes!r} is not a list of class names ; give --class NAME once per class")
+    classes = tuple(class_name(name) for name in classes)
     if classes and len(classes) < 2:
         raise UsageError(f"--class {classes[0]} names one class ; give two or more (--class once per class)")
     if len(set(classes)) != len(classes):
         twice = next(name for name in classes if classes.count(name) > 1)
-        raise UsageError(f"--class {twice} is given twice ; give each class once")
+        raise UsageError(f"--class {twice!r} is given twice (names are compared without surrounding blanks) ; "
+                         "give each class once")
+    return classes
 
 
 @dataclass(frozen=True)

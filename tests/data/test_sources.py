@@ -192,7 +192,7 @@ def test_class_names_for_arrays_nobody_has_labeled_yet(tmp_path):
     np.savez(tmp_path / "some.npz", x=x, y=np.array([2] + [-1] * 29))
     with pytest.raises(UsageError, match=r"label 2 is beyond the 2 classes --class names \(labels 0..1\)"):
         open_dataset(DataConfig(dataset=str(tmp_path / "some.npz"), classes=("cat", "dog")))
-    for classes, message in ((("cat",), "names one class"), (("cat", "cat"), "--class cat is given twice"),
+    for classes, message in ((("cat",), "names one class"), (("cat", "cat"), "--class 'cat' is given twice"),
                              (("cat", " "), "is not a list of class names")):
         with pytest.raises(UsageError, match=message):
             DataConfig(dataset="x.npz", classes=classes)

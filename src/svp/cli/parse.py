@@ -73,13 +73,15 @@ def _proxy_start(args: argparse.Namespace, prefix: str, arch: str, base: cfg.Mod
     if base.weights is None and not base.pretrained:
         return {"weights": None, "pretrained": False}
     given = f"--weights {base.weights}" if base.weights is not None else "--pretrained"
-    fits = arch == base.arch if base.weights is not None else arch in PRETRAINED
+    own_inputs = getattr(args, "proxy_dataset", None) is not None  # --proxy-dataset: inputs the target never sees
+    fits = not own_inputs and (arch == base.arch if base.weights is not None else arch in PRETRAINED)
     if fits:
         log.warning("the proxy %s starts from %s too, as the target does ; give --proxy-weights PATH (or "
                     "--no-proxy-pretrained) to start it otherwise", arch, given)
         return {"weights": base.weights, "pretrained": base.pretrained}
-    log.info("the proxy %s starts from random weights: %s is for the target's %s ; give --proxy-weights PATH to "
-             "start the proxy from weights of its own", arch, given, base.arch)
+    log.info("the proxy %s starts from random weights: %s is for the target's %s%s ; give --proxy-weights PATH to "
+             "start the proxy from weights of its own", arch, given, base.arch,
+             " on other inputs (--proxy-dataset)" if own_inputs else "")
     return {"weights": None, "pretrained": False}
 
 
