@@ -50,7 +50,7 @@ SHADES = {"cat": 40, "dog": 180}
 def make_photos(root: Path, unlabeled: int = 24) -> Path:
     for name in SHADES:
         for i in range(3):
-            photo(root / "train" / name / f"{i}.png", SHADES[name], hash((name, i)) % 1000)
+            photo(root / "train" / name / f"{i}.png", SHADES[name], 100 * SHADES[name] + i)
     for i in range(unlabeled):
         name = ("cat", "dog")[i % 2]
         photo(root / "unlabeled" / f"{name}_{i:02}.png", SHADES[name], 1000 + i)
@@ -232,6 +232,101 @@ def test_embeddings_carrying_ids_are_matched_to_the_folder_in_any_order(tmp_path
     np.savez(tmp_path / "emb.npz", x=x[order], ids=np.array(ids)[order])
     view = open_view(str(tmp_path / "emb.npz"), data)
     np.testing.assert_array_equal(view.inputs["train"].numpy(), x)
+
+
+def test_a_photo_filed_without_being_asked_waits_for_the_answers(loop):
+    unasked = sorted(set(range(6, 30)) - set(asked_ever(loop.run)) - {int(r["index"]) for r in rows(
+        loop.run / rundir.LABELS_CSV)})
+    name = ids_of(loop.run)[unasked[0]]
+    os.rename(loop.data / name, loop.data / "train" / truth(name) / Path(name).name)
+    labels_before = (loop.run / rundir.LABELS_CSV).read_bytes()
+    assert loop.go_on() == 0
+    assert rundir.query_rounds(loop.run) == [1, 2]  # question 2 still waits: nothing asked twice
+    assert (loop.run / rundir.LABELS_CSV).read_bytes().count(b"\n") == labels_before.count(b"\n")
+    answers = answer(rundir.query_file(loop.run, 2, "csv"), loop.run.parent / "a2.csv")
+    assert loop.go_on("--labels", str(answers)) == 0  # with the answers, it is recorded too
+    last = rows(loop.run / rundir.LABELS_CSV)[-1]
+    assert (int(last["index"]), last["label"], last["round"]) == (unasked[0], truth(name), "2")
+    assert_labels_on_their_examples(loop.run)
+
+
+def test_a_call_on_data_that_grew_before_rewrites_nothing(loop):
+    photo(loop.data / "unlabeled" / "zzz_new.png", SHADES["dog"], 8)
+    for row in rows(loop.run / rundir.LABELS_CSV):
+        os.rename(loop.data / row["id"], loop.data / "train" / row["label"] / Path(row["id"]).name)
+    assert loop.go_on() == 0
+    recorded = {name: (loop.run / name).read_bytes() for name in (rundir.EXAMPLES_CSV, rundir.LABELS_CSV)}
+    assert loop.go_on() == 0
+    assert {name: (loop.run / name).read_bytes() for name in recorded} == recorded
+
+
+def test_a_new_photo_under_the_name_of_one_filed_away(loop):
+    row = rows(loop.run / rundir.LABELS_CSV)[0]
+    os.rename(loop.data / row["id"], loop.data / "train" / row["label"] / Path(row["id"]).name)
+    photo(loop.data / row["id"], SHADES["cat"], 4242)  # a camera reuses the name
+    assert loop.go_on() == 0
+    ids = ids_of(loop.run)
+    assert ids[int(row["index"])] == f"train/{row['label']}/{Path(row['id']).name}"  # the label followed its photo
+    assert ids[-1] == row["id"]  # the new photo is a new example
+    assert_labels_on_their_examples(loop.run)
+
+
+def test_an_asked_photo_deleted_is_asked_no_more_and_cannot_be_answered(loop, capsys):
+    asked = rows(rundir.query_file(loop.run, 2, "csv"))
+    (loop.data / asked[0]["id"]).unlink()  # junk: the person deletes it instead of answering
+    answers = answer(rundir.query_file(loop.run, 2, "csv"), loop.run.parent / "a2.csv")
+    err = refused(capsys, ["query", "--resume", str(loop.run), "--labels", str(answers), "--no-cuda", "--quiet"],
+                  watched=(loop.run,))
+    assert f"index {asked[0]['index']} is gone from the data" in err
+    lines = answers.read_text().splitlines()
+    answers.write_text("\n".join([lines[0], *lines[2:]]) + "\n")  # its answer dropped
+    assert loop.go_on("--labels", str(answers)) == 0
+    assert int(asked[0]["index"]) not in rundir.load_index(rundir.query_file(loop.run, 3, "index"))
+    assert_labels_on_their_examples(loop.run)
+
+
+def _as_before_data_identity(run: Path) -> None:
+    """What a run of svp before data identity holds: no examples.csv, no record in config.json, no ids."""
+    (run / rundir.EXAMPLES_CSV).unlink()
+    config = json.loads((run / rundir.CONFIG).read_text())
+    del config["data_identity"]
+    (run / rundir.CONFIG).write_text(json.dumps(config))
+    labels = rows(run / rundir.LABELS_CSV)
+    (run / rundir.LABELS_CSV).write_text("index,label,round\n" + "".join(
+        f"{r['index']},{r['label']},{r['round']}\n" for r in labels))
+
+
+def test_a_run_of_an_earlier_svp_is_checked_by_its_questions_then_recorded(loop, capsys):
+    _as_before_data_identity(loop.run)
+    photo(loop.data / "unlabeled" / "aaa_first.png", SHADES["cat"], 77)  # every unlabeled row after it shifts
+    err = refused(capsys, ["query", "--resume", str(loop.run), "--no-cuda", "--quiet"], watched=(loop.run,))
+    assert "was made by an svp that did not record its data, and the data changed under its questions" in err
+    (loop.data / "unlabeled" / "aaa_first.png").unlink()
+    assert loop.go_on() == 0  # the same data: recorded from now on
+    assert json.loads((loop.run / rundir.CONFIG).read_text())["data_identity"]["examples"] == 30
+    assert_labels_on_their_examples(loop.run)  # labels.csv has its ids now
+    photo(loop.data / "unlabeled" / "aaa_first.png", SHADES["cat"], 77)
+    assert loop.go_on() == 0  # and followed
+    assert ids_of(loop.run)[-1] == "unlabeled/aaa_first.png"
+
+
+def test_a_run_killed_before_its_examples_were_recorded_records_them(loop):
+    (loop.run / rundir.EXAMPLES_CSV).unlink()
+    assert loop.go_on() == 0
+    assert len(ids_of(loop.run)) == 30
+    photo(loop.data / "unlabeled" / "zzz.png", SHADES["dog"], 5)
+    assert loop.go_on() == 0 and len(ids_of(loop.run)) == 31
+
+
+def test_embeddings_without_ids_once_the_rows_moved(loop, capsys):
+    config = json.loads((loop.run / rundir.CONFIG).read_text())
+    photo(loop.data / "unlabeled" / "aaa_first.png", SHADES["cat"], 77)  # the data's rows are not the run's now
+    np.savez(loop.run.parent / "emb.npz", x=np.zeros((31, 4), np.float32))
+    config["proxy_dataset"] = str(loop.run.parent / "emb.npz")
+    config["proxy"]["arch"] = "linear-head"
+    (loop.run / rundir.CONFIG).write_text(json.dumps(config))
+    err = refused(capsys, ["query", "--resume", str(loop.run), "--no-cuda", "--quiet"], watched=(loop.run,))
+    assert "emb.npz has no ids, and" in err and "save the examples' ids with it" in err
 
 
 # ---------------------------------------------------------------- changes under the run: refused
@@ -473,3 +568,65 @@ def test_an_interrupted_run_says_how_to_resume_it_and_resumes(tmp_path, sig, cod
     if sig == signal.SIGINT:  # what the line says works
         assert main(["active", "--resume", str(run), "--no-cuda", "--quiet"]) == 0
         assert [int(row["nexamples"]) for row in rows(run / rundir.PROXY_CSV)] == [500, 600]
+
+
+def test_sigterm_to_the_whole_process_group_with_loader_workers(tmp_path):
+    """A scheduler stops the job's process group: DataLoader workers too, which must not fail the main process."""
+    for split, count in (("train", 40), ("val", 4)):
+        for name, shade in (("n01", 40), ("n02", 200)):
+            for i in range(count):
+                photo(tmp_path / "imagenet" / split / name / f"{i}.JPEG", shade, i)
+    argv = ["train", "--dataset", "imagenet", "--datasets-dir", str(tmp_path), "--run-dir", str(tmp_path / "runs"),
+            "--arch", "mlp", "--epochs", "200", "--learning-rate", "0.01", "--batch-size", "4", "--num-workers", "2",
+            "--eval-num-workers", "2", "--no-cuda", "--quiet"]
+    child = subprocess.Popen([sys.executable, "-m", "svp", *argv], env=subprocess_env(), stderr=subprocess.PIPE,
+                             text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and child.poll() is None and len(subprocess.run(
+            ["pgrep", "-P", str(child.pid)], capture_output=True, text=True).stdout.split()) < 2:
+        time.sleep(0.1)  # until its loader workers run
+    time.sleep(0.5)
+    os.killpg(child.pid, signal.SIGTERM)
+    err = child.communicate(timeout=120)[1]
+    assert child.returncode == 143, err[-2000:]
+    assert "Traceback" not in err and "Exception ignored" not in err
+    assert err.splitlines()[-1].startswith("svp: interrupted (SIGTERM) ; every finished step is kept: resume with "
+                                           "svp train --resume ")
+
+
+def test_an_interruption_is_not_an_error_to_code_that_catches_errors(tmp_path, monkeypatch):
+    from svp.errors import Interrupted
+    from svp.learners.torch import TorchLearner
+    from svp.workflows import run_active
+    from svp.config import ActiveConfig, DataConfig, ModelConfig, RuntimeConfig
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(TorchLearner, "train", stop)
+    config = ActiveConfig(data=DataConfig(dataset=str(_features(tmp_path))),
+                          target=ModelConfig(arch="mlp-head", epochs=(1,), learning_rates=(0.01,)),
+                          proxy=ModelConfig(arch="mlp-head", epochs=(1,), learning_rates=(0.01,)),
+                          runtime=RuntimeConfig(run_dir=str(tmp_path / "runs"), cuda=False, seed=0),
+                          initial_subset=20, rounds=(10,))
+    with pytest.raises(Interrupted) as stopped:
+        try:
+            run_active(config)
+        except Exception:  # a sweep that skips failed configs must not skip a Ctrl-C
+            pytest.fail("the interruption was taken for an error")
+    assert stopped.value.run == only_run(tmp_path / "runs")
+
+
+def test_ctrl_c_while_a_resumed_run_opens_says_to_resume_it(tmp_path, monkeypatch, capsys):
+    dataset = _features(tmp_path)
+    run = _finished(tmp_path, ACTIVE, dataset)
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("svp.workflows.identity.follow", stop)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["active", "--resume", str(run), "--no-cuda", "--quiet"])
+    assert exit_info.value.code == 130
+    assert capsys.readouterr().err.splitlines()[-1] == (f"svp: interrupted (Ctrl-C) ; every finished step is kept: "
+                                                        f"resume with svp active --resume {run}")

@@ -173,6 +173,7 @@ def open_folder(config: DataConfig) -> TensorData:
     labels.setdefault("test", labels["train"][:0])
     files = splits["train"][0]
 
+    @functools.cache
     def identify() -> tuple[list[str], list[str]]:
         return [_relative(path, root) for path, _ in files], cached_digests(folder)
 

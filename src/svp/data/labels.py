@@ -82,8 +82,32 @@ class _View:
 
     @property
     def ids(self) -> Optional[Callable[[np.ndarray], list[str]]]:
+        """What a person finds each example by; "" for one gone from the data (a question may still name it)."""
         ids = getattr(self.data, "ids", None)
-        return None if ids is None else (lambda indices: ids(self._at(indices)))
+        if ids is None:
+            return None
+
+        def named(indices) -> list[str]:
+            rows = self.rows[np.asarray(indices, dtype=np.int64)]
+            found = iter(ids(rows[rows >= 0]))
+            return [next(found) if row >= 0 else "" for row in rows]
+
+        return named
+
+    @property
+    def identify(self) -> Optional[Callable[[], tuple[Optional[list[str]], list[str]]]]:
+        """The data's identity in these rows (a row gone from the data: an id that names nothing, no digest)."""
+        identify = getattr(self.data, "identify", None)
+        if identify is None:
+            return None
+
+        def mapped() -> tuple[Optional[list[str]], list[str]]:
+            ids, digests = identify()
+            pairs = [(None if ids is None else ids[r], digests[r]) if r >= 0 else (f"(gone: row {i})", "")
+                     for i, r in enumerate(self.rows.tolist())]
+            return (None if ids is None else [id_ for id_, _ in pairs]), [d for _, d in pairs]
+
+        return mapped
 
     @property
     def texts(self) -> Optional[Callable[[str, np.ndarray], list[str]]]:

@@ -24,10 +24,11 @@ standardised (training-split statistics) for the heads of :mod:`svp.models.heads
 """
 from __future__ import annotations
 
+import functools
 import zipfile
 from collections import Counter
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -35,7 +36,7 @@ from torch.utils.data import Dataset
 
 from svp.config import DataConfig
 from svp.data.base import UNKNOWN, Data, DatasetData, TensorData
-from svp.data.identity import content_ids, identity_of, row_digests
+from svp.data.identity import Identify, identity_of, row_digests
 from svp.data.labels import class_names
 from svp.data.transforms import Augment, Normalize, Standardize
 from svp.errors import UsageError
@@ -234,11 +235,12 @@ def from_arrays(x: np.ndarray, y: np.ndarray, x_test: Optional[np.ndarray] = Non
                       **extra)
 
 
-def _identify(x: np.ndarray, ids: Optional[list[str]]) -> Callable[[], tuple[list[str], list[str]]]:
-    """``identify()`` of arrays: the ids given, else each row's digest (an example is known by its content)."""
-    def identify() -> tuple[list[str], list[str]]:
-        digests = row_digests(x)
-        return (ids if ids is not None else content_ids(digests)), digests
+def _identify(x: np.ndarray, ids: Optional[list[str]]) -> Identify:
+    """``identify()`` of arrays: the ids given (None: an example is known by its content) and each row's
+    digest, computed once."""
+    @functools.cache
+    def identify() -> tuple[Optional[list[str]], list[str]]:
+        return ids, row_digests(x)
 
     return identify
 

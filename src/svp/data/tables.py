@@ -31,13 +31,14 @@ A table is untrusted input, checked row by row; a problem is reported as
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -45,7 +46,7 @@ import torch
 from svp.config import DataConfig
 from svp.data.amazon import encode, to_long
 from svp.data.base import TensorData
-from svp.data.identity import content_ids, digest
+from svp.data.identity import Identify, digest
 from svp.data.labels import class_name
 from svp.data.sources import UNKNOWN, count_classes
 from svp.errors import UsageError
@@ -250,16 +251,17 @@ def read_table(path: Path, text_column: str, label_column: str, id_column: Optio
     return table
 
 
-def _identify(texts: list[str], ids: Optional[list[str]], path: str) -> Callable[[], tuple[list[str], list[str]]]:
-    """``identify()`` of a table: its id column (checked unique), else the digests of its texts."""
+def _identify(texts: list[str], ids: Optional[list[str]], path: str) -> Identify:
+    """``identify()`` of a table: its id column (checked unique; None: a row is known by its text) and the
+    digests of its texts, computed once."""
     if ids is not None and len(set(ids)) != len(ids):
         twice = next(id_ for id_, count in Counter(ids).items() if count > 1)
         raise UsageError(f"{path}: the id {twice!r} names {ids.count(twice)} rows (--id-column) ; give each row its "
                          "own id")
 
-    def identify() -> tuple[list[str], list[str]]:
-        digests = [digest(text.encode()) for text in texts]
-        return (ids if ids is not None else content_ids(digests)), digests
+    @functools.cache
+    def identify() -> tuple[Optional[list[str]], list[str]]:
+        return ids, [digest(text.encode()) for text in texts]
 
     return identify
 

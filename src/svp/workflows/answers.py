@@ -168,18 +168,6 @@ def _ids_of(data: Data, asked: np.ndarray, written: dict[int, str]) -> dict[str,
     return found
 
 
-def written_ids(run: Path) -> dict[int, str]:
-    """Index -> id, as the run's questions wrote them (query_<r>.csv)."""
-    written: dict[int, str] = {}
-    for round_ in rundir.query_rounds(run):
-        try:
-            rows = rundir.read_rows(rundir.query_file(run, round_, "csv"))
-            written.update((int(row["index"]), row["id"]) for row in rows if row.get("id"))
-        except (KeyError, TypeError, ValueError, csv.Error, UnicodeDecodeError):
-            continue  # a question file a person damaged: answers by index still work
-    return written
-
-
 def _read_csv(path: Path) -> Iterator[Answer]:
     """(where, "index" or "id", key, label) of each row with a label, of a CSV with a header."""
     try:

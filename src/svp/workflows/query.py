@@ -30,7 +30,7 @@ from svp.workflows import answers as answer_files
 from svp.workflows.answers import Labels
 from svp.workflows import label_studio
 from svp.workflows.context import Context
-from svp.workflows.identity import save_examples
+from svp.workflows.identity import record, record_anew, written_ids
 from svp.workflows.loop import Annotator, Question, run_loop, unlabeled_pool
 from svp.workflows.setup import open_run
 from svp.workflows.steps import write
@@ -120,20 +120,54 @@ def record_answers(ctx: Context, path: Optional[Path], given: Labels) -> Labels:
     asked = [rundir.load_index(rundir.query_file(ctx.run, r, "index")) for r in rounds]
     answers = _filed(ctx, given, names)
     if path is not None:
-        from_file = answer_files.read_answers(path, ctx.data, np.concatenate(asked),
-                                              answer_files.written_ids(ctx.run))
+        from_file = answer_files.read_answers(path, ctx.data, np.concatenate(asked), written_ids(ctx.run))
         answers = _merged(answers, from_file, names)
+    answers = _without_unasked_alone(answers, given, asked)
+    _refuse_gone(ctx, answers)
     updated = given.add(answers, rounds[-1], asked[::-1], names) if rounds else given
-    ids = ctx.examples.identity.ids
-    if len(updated.indices) > len(given.indices) or (ctx.examples.moved and len(updated.indices)):
-        write(answer_files.save_labels, ctx.run, updated, names, ids)
-    if ctx.examples.moved:  # after labels.csv: a kill between the two leaves files the next call reads back
-        write(save_examples, ctx.run, ctx.examples.identity)
+    _write(ctx, given, updated, names)
     if len(updated.indices) > len(given.indices):
         log.info("%d new labels for question %d", len(updated.indices) - len(given.indices), rounds[-1])
     elif path is not None:
         log.info("%s: every answer was recorded before", path)
     return updated
+
+
+def _without_unasked_alone(answers: dict[int, tuple[int, str]], given: Labels,
+                           asked: list[np.ndarray]) -> dict[int, tuple[int, str]]:
+    """Labels of examples no question asked (filed by the person, or new labeled files) wait for an answer to
+    an asked one: alone, they would count as the answers to the question waiting, and the next one would ask
+    again what the person is still labeling."""
+    asked_ever = set(np.concatenate(asked).tolist()) if asked else set()
+    recorded = set(given.indices.tolist())
+    if any(index in asked_ever and index not in recorded for index in answers):
+        return answers
+    waiting = [index for index in answers if index not in asked_ever and index not in recorded]
+    if waiting:
+        log.info("%d labels the data gives examples no question asked wait for answers to the question asked",
+                 len(waiting))
+    return {index: answer for index, answer in answers.items() if index in asked_ever or index in recorded}
+
+
+def _refuse_gone(ctx: Context, answers: dict[int, tuple[int, str]]) -> None:
+    absent = set(ctx.examples.absent.tolist())
+    gone = [f"{where}: index {index} is gone from the data" for index, (_, where) in answers.items()
+            if index in absent]
+    if gone:
+        raise UsageError("; ".join(gone[:answer_files.MAX_SHOWN]) + " ; drop these answers (an example that is gone "
+                         "is asked no more), or put its file back")
+
+
+def _write(ctx: Context, given: Labels, updated: Labels, names: list[str]) -> None:
+    """labels.csv when it gained labels (or its ids are out of date), then what the run records of its rows
+    (after labels.csv: a kill between the two leaves files the next call reads back)."""
+    examples = ctx.examples
+    if len(updated.indices) > len(given.indices) or (examples.stale and len(updated.indices)):
+        write(answer_files.save_labels, ctx.run, updated, names, examples.identity.ids)
+    if examples.unrecorded:
+        write(record_anew, ctx.run, examples.identity)
+    elif examples.previous is not None:
+        write(record, ctx.run, examples.identity)
 
 
 def _filed(ctx: Context, given: Labels, names: list[str]) -> dict[int, tuple[int, str]]:

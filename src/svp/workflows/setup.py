@@ -224,8 +224,8 @@ def _run_directory(config: Any, dev: np.ndarray, examples: Identity,
         path = rundir.create_run_dir(config.runtime.run_dir)
         try:
             lock = rundir.RunLock(path).acquire()
+            identity.record(path, examples)  # before config.json: a run whose config is there has its examples
             rundir.save_json(path / rundir.CONFIG, {**describe(config), identity.KEY: identity.describe(examples)})
-            identity.record(path, examples)
             if isinstance(config, cfg.SelectionConfig):
                 rundir.save_index(path / rundir.DEV_INDEX, dev)
         except BaseException:  # a full or read-only disk: leave no empty run directory behind
