@@ -385,3 +385,21 @@ def test_a_link_to_another_folder_of_images_is_followed(cache, tmp_path):
     assert data.targets("train").tolist() == [0, 0, 1, 1, 1]
     assert np.array_equal(data.inputs["train"].numpy(), np.concatenate([images, more["train"][0][1:]]))
 
+
+
+def test_the_cache_of_the_folder_as_it_was_is_removed_and_another_folders_kept(cache, tmp_path):
+    root, other = tmp_path / "a" / "pets", tmp_path / "b" / "pets"  # two folders of one name
+    write_folder(root, per_class=3)
+    write_folder(other, per_class=2, seed=1)
+    from svp.data.folders import open_folder
+
+    open_folder(DataConfig(dataset=str(other)))
+    open_folder(DataConfig(dataset=str(root)))
+    before = set(cache.iterdir())
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(root / "train" / "cat" / "new.png")  # a file added: a new cache
+    open_folder(DataConfig(dataset=str(root)))
+    after = set(cache.iterdir())
+    assert len(before) == len(after) == 2  # root's old cache gone, the other folder's kept
+    assert len(before & after) == 1

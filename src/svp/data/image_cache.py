@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import glob
 import hashlib
 import json
 import logging
@@ -101,7 +102,7 @@ def _reserved_memmap(path: Path, shape: tuple[int, ...]) -> np.memmap:
     return np.lib.format.open_memmap(path, mode="r+")
 
 
-def _fill(building: Path, splits: dict, shape: tuple[int, int, int], labeled: int) -> dict:
+def _fill(root: Path, building: Path, splits: dict, shape: tuple[int, int, int], labeled: int) -> dict:
     """Decode every split into the folder ``building``; return what its ``done.json`` (written last) says.
 
     The normalisation statistics are those of the ``labeled`` first training images (of all of them when
@@ -118,7 +119,8 @@ def _fill(building: Path, splits: dict, shape: tuple[int, int, int], labeled: in
         np.save(building / labels_name, np.asarray(labels, dtype=np.int64))
         np.save(building / digests_name, np.asarray(digests, dtype=DIGESTS))
     files = {name: _describe(building / name) for split in splits for name in _names(split)}
-    saved = {"format": CACHE_FORMAT, "splits": list(splits), "mean": stats[0], "std": stats[1], "files": files}
+    saved = {"format": CACHE_FORMAT, "root": str(root.resolve()), "splits": list(splits), "mean": stats[0],
+             "std": stats[1], "files": files}
     (building / DONE).write_text(json.dumps(saved, indent=1))
     return saved
 
@@ -415,7 +417,7 @@ def _write_cache(root: Path, folder: Path, splits: dict, image_size: Optional[in
     log.info("decoding %d images of %s into %s (once)", sum(len(f) for f, _ in splits.values()), root, folder)
     building = Path(tempfile.mkdtemp(dir=folder.parent, prefix=folder.name + ".building-"))
     try:
-        saved = _fill(building, splits, shape, labeled)
+        saved = _fill(root, building, splits, shape, labeled)
         return _publish(building, folder, splits, image_size) or saved
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
@@ -440,7 +442,32 @@ def _make_cache(root: Path, folder: Path, splits: dict, image_size: Optional[int
                             damage, root)
                 _discard(folder)
             _remove_leftovers(base, folder.name)
-            return _write_cache(root, folder, splits, image_size, labeled)
+            saved = _write_cache(root, folder, splits, image_size, labeled)
+        _remove_older(root, folder)
+        return saved
+
+
+def _remove_older(root: Path, folder: Path) -> None:
+    """Remove the caches of ``root`` as it was before (a file added or moved makes a new one): each is a copy of
+    the decoded folder that no listing names any more. One being made (its lock held) is left alone."""
+    mine = str(root.resolve())
+    for other in folder.parent.glob(f"{glob.escape(root.name)}-*"):
+        if other == folder or not re.fullmatch(re.escape(root.name) + r"-[0-9a-f]{20}", other.name):
+            continue
+        try:
+            if json.loads((other / DONE).read_bytes()).get("root") != mine:
+                continue  # another folder of the same name
+        except (OSError, ValueError, AttributeError):
+            continue  # not a finished cache of ours to judge
+        lock = other.with_name(other.name + ".lock")
+        fd = _lock(lock, block=False)
+        if fd is None:
+            continue
+        try:
+            log.info("removing %s, the cache of %s as it was before", other, root)
+            _discard(other)
+        finally:
+            _unlock(lock, fd)
 
 
 def open_cache(root: Path, folder: Path, splits: Splits, image_size: Optional[int], labeled: int) -> dict:
