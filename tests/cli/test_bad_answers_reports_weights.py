@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import pickle
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -20,7 +24,7 @@ import torch
 from svp import rundir
 from svp.cli import main
 from svp.models import create_model
-from run_helpers import only_run, refused, rows
+from run_helpers import only_run, refused, rows, subprocess_env
 
 QUERY = ["--arch", "mlp-head", "--epochs", "1", "--learning-rate", "0.05", "--batch-size", "8", "--no-cuda",
          "--quiet", "--seed", "0"]
@@ -230,6 +234,19 @@ def offline_without_a_copy(case: Case):
     return argv, (*watched, case.tmp / "torch")
 
 
+def proxy_offline_without_a_copy(case: Case):
+    """--proxy-pretrained, not --pretrained, is what asked for the weights: the message names it."""
+    case.torch_home()
+
+    def offline(*args, **kwargs):
+        raise OSError("<urlopen error [Errno -3] Temporary failure in name resolution>")
+
+    case.monkeypatch.setattr("torch.hub.download_url_to_file", offline)
+    return ["active", "--dataset", str(case.data / "img.npz"), "--arch", "imagenet-resnet18", "--proxy-arch",
+            "imagenet-resnet18", "--proxy-pretrained", "--initial-subset", "10", "--round", "10",
+            "--run-dir", str(case.tmp / "runs"), *TRAIN], (case.tmp / "runs", case.tmp / "torch")
+
+
 def baseline_of_another_dataset(case: Case):
     return case.report(write_run(case.tmp, "ours", "cifar10"), baseline=write_run(case.tmp, "base", "cifar100"))
 
@@ -241,10 +258,10 @@ def runs_of_two_datasets(case: Case):
 
 CASES: dict[str, tuple[Callable[[Case], tuple], list[str]]] = {
     "annotators disagree": (disagreeing_ids, [
-        "task 1 (svp_index", "its annotators disagree (annotator 10 chose 0, annotator 11 chose 2)",
+        "task 1 (svp_index", "its annotators disagree (annotator 10 chose '0', annotator 11 chose '2')",
         "; resolve the disagreement in Label Studio (or keep one annotation), then export again"]),
     "annotators by email": (disagreeing_users, [
-        "annotator ann@example.com chose 1, annotator bob@example.com chose 1, annotator cy@example.com chose 2"]),
+        "annotator ann@example.com chose '1', annotator bob@example.com chose '1', annotator cy@example.com chose '2'"]),
     "JSON-MIN annotators disagree": (disagreeing_records, [
         "m.json task 2 (annotator 11): index", "is labeled 0 at", "m.json task 1 (annotator 10) but 2 here"]),
     "two choices in one annotation": (two_choices_in_one_annotation, [
@@ -275,6 +292,9 @@ CASES: dict[str, tuple[Callable[[Case], tuple], list[str]]] = {
     "pretrained: offline, no copy": (offline_without_a_copy, [
         "--pretrained: torchvision's weights https://download.pytorch.org/models/resnet18-f37072fd.pth could not "
         "be downloaded", "give a saved copy with --weights PATH"]),
+    "pretrained: the proxy's, offline": (proxy_offline_without_a_copy, [
+        "error: --proxy-pretrained: torchvision's weights https://download.pytorch.org/models/resnet18-f37072fd.pth "
+        "could not be downloaded", "give a saved copy with --proxy-weights PATH"]),
     "report: baseline of another dataset": (baseline_of_another_dataset, [
         "--baseline ran on cifar100", "ours ran on cifar10 ; give a --baseline run on cifar10"]),
     "report: runs of two datasets": (runs_of_two_datasets, [
@@ -292,6 +312,33 @@ def test_refused(name, data, waiting, tmp_path, monkeypatch, capsys):
         assert words in message, message
     assert not (tmp_path / "MARKER").exists()  # no planted pickle ran
     assert not (tmp_path / "runs").exists() or name.startswith("report")  # nothing made for a refused start
+
+
+class SystemCall:
+    """A pickle that, loaded in full, runs ``os.system`` to create its marker file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch '{self.marker}'",)
+
+
+def test_a_legacy_pickle_as_weights_is_one_line_of_error(data, tmp_path):
+    """A file pickle.dump wrote (protocol 4, not torch.save): torch warns over two lines of its own before it
+    fails; svp says, in its one line, what the file holds (in a child process: pytest would catch the warning)."""
+    weights = tmp_path / "w.pt"
+    with open(weights, "wb") as handle:
+        pickle.dump({"w": torch.zeros(1), "f": os.system, "m": SystemCall(tmp_path / "MARKER")}, handle, protocol=4)
+    done = subprocess.run([sys.executable, "-m", "svp", "train", "--dataset", str(data / "d.npz"), "--arch",
+                           "mlp-head", "--run-dir", str(tmp_path / "runs"), *TRAIN, "--weights", str(weights)],
+                          env=subprocess_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        f"svp: error: --weights {weights} cannot be read as saved weights (it holds other objects than tensors "
+        f"({os.system.__module__}.system), which svp does not load) ; give a file saved by "
+        "torch.save(model.state_dict(), path)"]
+    assert not (tmp_path / "MARKER").exists() and not (tmp_path / "runs").exists()
 
 
 @pytest.mark.parametrize("format", ["json", "json-min"])

@@ -1,6 +1,8 @@
 """Torch learners: your own architectures, starting weights, and what k-centers needs of a model."""
 from __future__ import annotations
 
+import os
+import pickle
 import re
 
 import pytest
@@ -11,7 +13,7 @@ import svp.cifar
 from svp.cli import main
 from svp.config import ActiveConfig, DataConfig, ModelConfig, RuntimeConfig
 from svp.errors import UsageError
-from svp.learners.torch import load_weights, read_weights
+from svp.learners.torch import load_weights, read_weights, starting_model
 from svp.models import MODALITIES, MODELS, create_model, register
 from svp.workflows.active import run_active
 from run_helpers import column, restored
@@ -117,7 +119,7 @@ def test_pretrained_weights_load_and_offline_says_what_to_do(monkeypatch, tmp_pa
     from svp.data.base import TensorData
 
     published = create_model("imagenet-resnet18", 1000, 3).state_dict()
-    monkeypatch.setitem(resnet.PRETRAINED, "imagenet-resnet18", lambda: published)
+    monkeypatch.setitem(resnet.PRETRAINED, "imagenet-resnet18", lambda **options: published)
     monkeypatch.setattr("svp.learners.torch.PRETRAINED", resnet.PRETRAINED)
     data = TensorData("toy", 5, 3, {}, {}, None, None)
     learner = TorchLearner(ModelConfig(arch="imagenet-resnet18", pretrained=True), "proxy",
@@ -132,6 +134,11 @@ def test_pretrained_weights_load_and_offline_says_what_to_do(monkeypatch, tmp_pa
     monkeypatch.setattr("torch.hub.download_url_to_file", offline)
     with pytest.raises(UsageError, match="could not be downloaded .* give a saved copy with --weights PATH"):
         resnet.published_weights(18)
+    monkeypatch.setitem(resnet.PRETRAINED, "imagenet-resnet18", lambda **options: resnet.published_weights(
+        18, **options))
+    with pytest.raises(UsageError, match="^--proxy-pretrained: torchvision's weights .* could not be downloaded .* "
+                                         "give a saved copy with --proxy-weights PATH$"):
+        starting_model(ModelConfig(arch="imagenet-resnet18", pretrained=True), data, "--proxy-arch")
     with pytest.raises(UsageError, match="--pretrained: mlp has no published weights"):
         TorchLearner.check(ModelConfig(arch="mlp", pretrained=True), "--arch", None)
     with pytest.raises(UsageError, match="--pretrained and --weights both"):
@@ -155,9 +162,12 @@ def test_only_a_proxy_that_bald_samples_trains_with_classifier_dropout(role, mc_
 @pytest.mark.parametrize("content, expected", [
     (b"hello, these are not weights\n", "it is a text file"), (b"", "the file is empty"),
     ("pickle", "it holds other objects than tensors (print)"),
+    ("legacy pickle", f"it holds other objects than tensors ({os.system.__module__}.system)"),
     ("truncated", "not a file torch.save wrote, or a damaged one: RuntimeError"),
-    ("not tensors", "is not a state dict (its epoch: not a tensor named by a string)"),
+    ("not tensors", "it is not a state dict of tensors: epoch holds int"),
+    ("a list", "it holds a list, not a state dict"), ("a directory", "Is a directory"),
 ])
+@pytest.mark.filterwarnings("error")  # torch's warnings (pickle protocols) must not reach the user: one line
 def test_weights_that_are_not_a_state_dict_are_refused_by_name(tmp_path, content, expected):
     path = tmp_path / "w.pt"
     if content == "pickle":
@@ -165,8 +175,15 @@ def test_weights_that_are_not_a_state_dict_are_refused_by_name(tmp_path, content
     elif content == "truncated":
         torch.save(create_model("mlp", 10, 3).state_dict(), path)
         path.write_bytes(path.read_bytes()[:500])
+    elif content == "legacy pickle":  # pickle.dump, not torch.save: torch's loader warns and fails on protocol 4
+        with open(path, "wb") as handle:
+            pickle.dump({"w": torch.zeros(1), "f": os.system}, handle, protocol=4)
     elif content == "not tensors":
         torch.save({"w": torch.zeros(1), "epoch": 3}, path)
+    elif content == "a list":
+        torch.save([torch.zeros(1)], path)
+    elif content == "a directory":  # refused before any data is read by --weights' check; in Python, here
+        path.mkdir()
     else:
         path.write_bytes(content)
     with pytest.raises(UsageError, match=rf"--weights {path} .*{re.escape(expected)}.* ; give a file saved by "

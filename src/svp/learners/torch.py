@@ -17,7 +17,7 @@ from svp.errors import UsageError
 from svp.learners.base import Learner, damaged
 from svp.models import (MODALITIES, MODELS, PRETRAINED, add_classifier_dropout, classifier_of, create_model,
                         dropout_layers)
-from svp.models.resnet import TORCH_LOAD_ERRORS, unreadable_why
+from svp.models.weights import UnreadableTensors, load_tensors
 from svp.rundir import BEST_CHECKPOINT, PROXY
 from svp.selection import METHODS, Outputs
 
@@ -25,39 +25,25 @@ log = logging.getLogger(__name__)
 
 
 def _twin(flag: str, option: str) -> str:
-    """--weights for --arch's model, --proxy-weights for --proxy-arch's."""
+    """The option named ``option`` of ``flag``'s model: ``--weights`` for --arch's, ``--proxy-weights`` for
+    --proxy-arch's. The one place that builds such names."""
     return f"--proxy-{option}" if flag.startswith("--proxy-") else f"--{option}"
 
 
 def start_source(config: ModelConfig, flag: str) -> str:
     """Where a model's starting weights come from, as the option that gave them, for messages."""
-    option = f"--weights {config.weights}" if config.weights is not None else "--pretrained"
-    return f"--proxy-{option[2:]}" if flag.startswith("--proxy-") else option
+    if config.weights is not None:
+        return f"{_twin(flag, 'weights')} {config.weights}"
+    return _twin(flag, "pretrained")
 
 
-def read_weights(path: Path, source: Optional[str] = None) -> dict:
+def read_weights(path: Path, source: Optional[str] = None) -> dict[str, torch.Tensor]:
     """The state dict saved in ``path`` (by ``torch.save(model.state_dict(), path)``, or an svp checkpoint).
 
-    Read as tensors only (``weights_only=True``): a file a user hands svp runs no code. ``source`` names the
-    file in messages (the option that gave it), else its path.
+    Read as tensors only (:func:`svp.models.weights.load_tensors`): a file a user hands svp runs no code.
+    ``source`` names the file in messages (the option that gave it), else its path.
     """
-    source = source or str(path)
-    fix = "give a file saved by torch.save(model.state_dict(), path)"
-    if path.is_dir():
-        raise UsageError(f"{source} is a directory, not a file of saved weights ; {fix}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except TORCH_LOAD_ERRORS as error:
-        raise UsageError(f"{source} cannot be read as saved weights ({unreadable_why(path, error)}) ; {fix}") from None
-    if isinstance(state, dict) and isinstance(state.get("model"), dict):
-        state = state["model"]  # an svp checkpoint
-    if not isinstance(state, dict):
-        raise UsageError(f"{source} holds {type(state).__name__}, not a state dict ; {fix}")
-    odd = [str(key) for key, value in state.items() if not isinstance(key, str) or not torch.is_tensor(value)]
-    if odd:
-        raise UsageError(f"{source} is not a state dict (its {', '.join(odd[:3])}: not a tensor named by a "
-                         f"string) ; {fix}")
-    return state
+    return load_tensors(path, source or str(path), checkpoint=True)
 
 
 def load_weights(model: torch.nn.Module, state: dict, source: str | Path, arch: Optional[str] = None,
@@ -106,13 +92,17 @@ def starting_model(config: ModelConfig, data: Data, flag: str) -> torch.nn.Modul
     if config.weights is None and not config.pretrained:
         return model
     source = start_source(config, flag)
-    state = read_weights(Path(config.weights), source) if config.weights is not None else PRETRAINED[config.arch]()
+    if config.weights is not None:
+        state = read_weights(Path(config.weights), source)
+    else:
+        state = PRETRAINED[config.arch](option=source, weights_option=_twin(flag, "weights"))
     load_weights(model, state, source, config.arch, flag)
     return model
 
 
 def _check_start_options(config: ModelConfig, flag: str) -> None:
-    """Refuse a --weights that is no file, and --pretrained for an architecture without published weights."""
+    """Refuse a --weights that is no file (the one place a directory is refused: before any data is read), and
+    --pretrained for an architecture without published weights."""
     if config.weights is not None and not Path(config.weights).is_file():
         what = "is a directory, not a file" if Path(config.weights).is_dir() else "no such file"
         raise UsageError(f"{start_source(config, flag)}: {what} ; give the path of a saved state dict")
@@ -182,9 +172,10 @@ class TorchLearner(Learner):
         path = out_dir / BEST_CHECKPOINT
         model = self._new_model()
         try:
-            state = torch.load(path, map_location=self.env.device, weights_only=True)
-            model.load_state_dict(state["model"])
-        except (*TORCH_LOAD_ERRORS, TypeError) as error:
+            model.load_state_dict(load_tensors(path, str(path), checkpoint=True, map_location=self.env.device))
+        except UnreadableTensors as error:
+            raise damaged(path, error.error) from None
+        except RuntimeError as error:  # names or shapes not the model's
             raise damaged(path, error) from None
         self.model = model
 

@@ -23,8 +23,9 @@ ModelFactory = Callable[..., nn.Module]
 MODELS: dict[str, ModelFactory] = {}
 #: What each architecture takes: "image", "text" or "features".
 MODALITIES: dict[str, str] = {}
-#: Architectures with published weights (``--pretrained``): name -> a function giving their state dict.
-PRETRAINED: dict[str, Callable[[], dict]] = {}
+#: Architectures with published weights (``--pretrained``): name -> a function giving their state dict, called
+#: as ``(option=..., weights_option=...)``: the options that asked for them and that give a saved copy instead.
+PRETRAINED: dict[str, Callable[..., dict]] = {}
 for _module in (small, heads, cifar_resnet, preact_resnet, wide_resnet, resnext, stochastic_depth, vdcnn, resnet):
     MODELS.update(_module.MODELS)
     MODALITIES.update(dict.fromkeys(_module.MODELS, _module.MODALITY))
