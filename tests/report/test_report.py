@@ -306,3 +306,112 @@ def test_runs_on_two_datasets_compare_each_with_its_own_baseline(tmp_path):
     assert by_setup["cifar10", "least_confidence"]["total_speedup"] == format(33.0 / 18.0, ".10g")
     assert by_setup["cifar100", "entropy"]["total_speedup"] == "1"  # its baseline took as long as it did
     assert len(by_setup) == 4  # both baselines, then both runs
+
+
+def _config(run_dir: str, **changes) -> None:
+    """Update a run of ours' config.json: ``dataset`` and ``fingerprint`` (None: no data_identity) by name."""
+    path = pathlib.Path(run_dir) / "config.json"
+    config = json.loads(path.read_text())
+    if "dataset" in changes:
+        config["data"]["dataset"] = changes.pop("dataset")
+    if "fingerprint" in changes:
+        fingerprint = changes.pop("fingerprint")
+        config.pop("data_identity", None)
+        if fingerprint is not None:
+            config["data_identity"] = {"fingerprint": fingerprint, "examples": 300, "classes": ["a", "b"]}
+    path.write_text(json.dumps({**config, **changes}))
+
+
+def test_the_same_data_named_two_ways_is_compared_by_its_fingerprint(tmp_path):
+    ours, base = make_ours(tmp_path / "ours"), make_ours(tmp_path / "base")
+    _config(ours, dataset="./f.npz", fingerprint="0123456789abcdef0123")
+    _config(base, dataset=str(tmp_path / "f.npz"), fingerprint="0123456789abcdef0123", selection_method="entropy")
+    assert rp.load_run(ours).fingerprint == "0123456789abcdef0123"
+    text, paths = rp.report([ours], str(tmp_path / "out"), base)
+    assert "1.00x" in text  # compared: the baseline took as long
+    _config(base, fingerprint="ffffffffffffffffffff")  # the same name, other examples: other data
+    with pytest.raises(UsageError, match=r"--baseline ran on .*f.npz \[data ffffffffffffffffffff\] .*, but "
+                                         rf"{ours} ran on ./f.npz \[data 0123456789abcdef0123\] ; give a --baseline"):
+        rp.report([ours], str(tmp_path / "out"), base)
+
+
+def test_a_run_without_a_fingerprint_is_compared_by_its_dataset_name(tmp_path):
+    ours, base = make_ours(tmp_path / "ours"), make_ours(tmp_path / "base")
+    _config(ours, dataset="./f.npz", fingerprint=None)  # an older run: its --dataset only
+    _config(base, dataset=str(tmp_path / "f.npz"), fingerprint="0123456789abcdef0123", selection_method="entropy")
+    with pytest.raises(UsageError, match=rf"but {ours} ran on ./f.npz ; give a --baseline run on ./f.npz"):
+        rp.report([ours], str(tmp_path / "out"), base)
+    _config(ours, dataset=str(tmp_path / "f.npz"))
+    assert "1.00x" in rp.report([ours], str(tmp_path / "out"), base)[0]
+
+
+def test_a_baseline_of_two_setups_on_one_data_is_a_usage_error_in_python_too(tmp_path):
+    ours, first, second = (make_ours(tmp_path / name) for name in ("ours", "first", "second"))
+    _config(second, selection_method="entropy")
+    baseline = [rp.load_run(first), rp.load_run(second)]
+    for call in (lambda: rp.build_table([rp.load_run(ours)], baseline),
+                 lambda: rp.warnings_of([rp.load_run(ours)], baseline),
+                 lambda: rp.compare(rp.load_run(ours), baseline)):
+        with pytest.raises(UsageError, match="2 setups"):  # not a ValueError: a user's mistake
+            call()
+
+
+def _seeds_one_without_split_times(tmp_path) -> tuple[str, str]:
+    """Two seeds of ours; the second's selection.csv has only total_time (as the original's older runs)."""
+    first, second = make_ours(tmp_path / "a"), make_ours(tmp_path / "b")
+    _config(second, runtime={"seed": 1})
+    _write(pathlib.Path(second) / "selection.csv", "nexamples,current_nexamples,new_nexamples,total_time\n"
+                                                   "100,100,100,1.5\n200,200,100,1.5")
+    return first, second
+
+
+def test_a_groups_time_some_runs_lack_says_how_many_it_comes_from(tmp_path):
+    first, second = _seeds_one_without_split_times(tmp_path)
+    rows = rp.build_table([rp.load_run(first), rp.load_run(second)])
+    assert (rows[0]["inference_s"], rows[0]["inference_s_n"], rows[0]["selection_s_n"], rows[0]["n"]) == (
+        0.75, 1, 2, 2)
+    assert rows[0]["selection_s"] == 2.0 and rows[0]["selection_s_std"] == pytest.approx(2 ** 0.5)
+    text = rp.format_table(rows)
+    assert "0.75 [1]" in text and "0.25 [1]" in text and "2.00 ± 1.41" in text and "2.00 ± 1.41 [" not in text
+    assert "0.75 [1]" in rp.format_markdown(rows)
+    written = list(csv.DictReader(rp.format_csv(rows).splitlines()))
+    assert list(written[0])[-len(rp.TIME_COUNT_COLUMNS):] == list(rp.TIME_COUNT_COLUMNS)  # last: the others stay
+    assert [written[0][f"{c}_n"] for c in ("inference_s", "ranking_s", "selection_s", "total_s")] == ["1", "1", "2",
+                                                                                                      "2"]
+
+
+def test_the_warning_names_the_times_missing_and_those_still_counted(tmp_path):
+    _, second = _seeds_one_without_split_times(tmp_path)
+    (warning,) = rp.warnings_of([rp.load_run(second)])
+    assert warning == ("2024-01-02_03-04-05: selection.csv has no inference_time column and no ranking_time "
+                       "column: shown as missing (- in the tables, empty in report.csv), not as 0: inference_s and "
+                       "ranking_s (left out of means); still counted: proxy_train_s, selection_s (from its "
+                       "total_time), target_train_s and total_s")  # not "left out of totals": total_s is there
+    run_dir = make_ours(tmp_path / "c")
+    _write(pathlib.Path(run_dir) / "target.csv", f"{HEADER}\n300,0.95,-1,0.8,,0.5,0.5")
+    (warning,) = rp.warnings_of([rp.load_run(run_dir)], baseline=rp.load_run(run_dir))
+    assert warning.endswith("not as 0: target_train_s and total_s (left out of means, and no total_speedup); "
+                            "still counted: proxy_train_s, inference_s, ranking_s and selection_s")
+
+
+@pytest.mark.parametrize("row, seconds", [
+    ({"total_time": "5", "inference_time": "0", "ranking_time": "0"}, 5.0),  # a split never measured
+    ({"total_time": "5", "inference_time": "", "ranking_time": ""}, 5.0),
+    ({"total_time": "5"}, 5.0),
+    ({"total_time": "5", "inference_time": "1", "ranking_time": "2"}, 3.0),  # the split, where measured
+    ({"total_time": "", "inference_time": "0", "ranking_time": "0"}, 0.0),
+    ({"total_time": "", "inference_time": "1", "ranking_time": ""}, None),
+])
+def test_one_rule_for_a_selections_time(row, seconds):
+    from svp.report.read import selection_of
+
+    assert selection_of(row) == seconds
+
+
+def test_a_selection_whose_split_reads_zero_counts_its_total(tmp_path):
+    run_dir = make_ours(tmp_path)
+    _write(pathlib.Path(run_dir) / "selection.csv", f"{SELECTION_HEADER}\n100,100,100,5,0,0\n200,200,100,5,0,0")
+    assert rp.load_run(run_dir).selection_time == 10.0
+    summary = rp.run_summary(run_dir)
+    assert "selection 10.0 s" in summary.splitlines()[0]
+    assert summary.splitlines()[2].split() == ["100", "50.00", "5.00", "-"]  # labeled, proxy, selection, target

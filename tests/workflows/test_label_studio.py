@@ -31,8 +31,31 @@ TEXT_MODEL = ["--arch", "vdcnn9-maxpool-lite", "--epochs", "1", "--learning-rate
 def test_the_documented_export_refuses_annotators_who_disagree():
     # task 2's two annotators chose two classes: neither wins (as a CSV giving one example two labels)
     with pytest.raises(UsageError, match=r"task 2 \(svp_index 4\): its annotators disagree \(annotator 10 chose "
-                                         r"negative, annotator 11 chose positive\) ; resolve the disagreement"):
+                                         r"'negative', annotator 11 chose 'positive'\) ; resolve the disagreement"):
         list(read_export(FIXTURE))
+
+
+def _two_annotators(tmp_path: Path, first: str, second: str) -> Path:
+    """An export of one task that annotators 1 and 2 labeled ``first`` and ``second``."""
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps([{"id": 1, "data": {"svp_index": 3}, "annotations": [
+        {"completed_by": who, "result": [{"from_name": "label", "to_name": "item", "type": "choices",
+                                          "value": {"choices": [label]}}]}
+        for who, label in ((1, first), (2, second))]}]))
+    return export
+
+
+@pytest.mark.parametrize("first, second", [("chat", "chat "), (" chat", "chat\t"),
+                                           ("caf\u00e9", "cafe\u0301")])  # NFC, NFD
+def test_annotators_who_spell_one_class_alike_agree(tmp_path, first, second):
+    # names are compared as class_name writes them (folders, tables and --class are read so)
+    answers = list(read_export(_two_annotators(tmp_path, first, second)))
+    assert [label for *_, label in answers] == ["café" if "caf" in first else "chat"]
+
+
+def test_a_disagreement_shows_each_label_as_written(tmp_path):
+    with pytest.raises(UsageError, match=r"annotator 1 chose 'chat ', annotator 2 chose 'dog'\)"):
+        list(read_export(_two_annotators(tmp_path, "chat ", "dog")))
 
 
 def test_annotators_who_agree_give_their_class(tmp_path):

@@ -14,31 +14,63 @@ from svp.errors import UsageError
 from svp.report.group import RunGroup, Stat, group_runs, stat
 from svp.report.plot import plot_accuracy, plot_times
 from svp.report.read import NOT_RESULTS, RunSummary, find_runs, load_run, load_runs, parse_seconds
-from svp.report.table import (BASELINE_COLUMNS, BASELINE_GROUP_COLUMNS, COLUMNS, GROUP_COLUMNS, Baseline,
-                              base_of, build_table, compare, format_csv, format_markdown, format_table, grouped,
-                              run_summary)
+from svp.report.table import (BASELINE_COLUMNS, BASELINE_GROUP_COLUMNS, COLUMNS, GROUP_COLUMNS, TIME_COLUMNS,
+                              TIME_COUNT_COLUMNS, Baseline, base_of, build_table, compare, format_csv,
+                              format_markdown, format_table, grouped, run_summary, same_data)
 from svp.report.underfit import UNDERFIT_GAP, UNDERFIT_THRESHOLD, underfit_warnings
 from svp.rundir import ACCURACY_PNG, REPORT_CSV, REPORT_DIR, REPORT_MD, TIME_PNG, atomic_write
 
 __all__ = ["BASELINE_COLUMNS", "BASELINE_GROUP_COLUMNS", "COLUMNS", "GROUP_COLUMNS", "NOT_RESULTS", "RunGroup",
-           "RunSummary", "Stat", "UNDERFIT_GAP", "UNDERFIT_THRESHOLD", "base_of", "build_table", "compare",
-           "find_runs", "format_csv", "format_markdown", "format_table", "group_runs", "grouped", "load_run",
-           "load_runs", "missing_time_warnings", "parse_seconds", "plot_accuracy", "plot_times", "report",
-           "run_summary", "stat", "underfit_warnings", "warnings_of", "write_report"]
+           "RunSummary", "Stat", "TIME_COLUMNS", "TIME_COUNT_COLUMNS", "UNDERFIT_GAP", "UNDERFIT_THRESHOLD",
+           "base_of", "build_table", "compare", "find_runs", "format_csv", "format_markdown", "format_table",
+           "group_runs", "grouped", "load_run", "load_runs", "missing_time_warnings", "parse_seconds",
+           "plot_accuracy", "plot_times", "report", "run_summary", "same_data", "stat", "underfit_warnings",
+           "warnings_of", "write_report"]
 
 
 def warnings_of(runs: Sequence[RunSummary], baseline: Baseline = None) -> list[str]:
     """The warnings of every run reported (the baseline's first): times not recorded, then underfitting."""
     groups, _ = grouped(runs, baseline)
     reported = [run for group in groups for run in group.runs]
-    return [message for run in reported for message in missing_time_warnings(run)] + [
+    compared = baseline is not None
+    return [message for run in reported for message in missing_time_warnings(run, compared)] + [
         message for run in reported for message in underfit_warnings(run)]
 
 
-def missing_time_warnings(run: RunSummary) -> list[str]:
-    """One message per time ``run`` did not record: shown as missing, never as 0 seconds."""
-    return [f"{run.name}: {why}: shown as missing (- in the tables, empty in {REPORT_CSV}), not as 0, and left "
-            "out of means, totals and speed-ups" for why in run.missing_times]
+#: The times a run's total adds up (the target's only when it is not the proxy, trained once).
+_TOTAL_PARTS = ("proxy_train_time", "selection_time", "target_train_time")
+#: The speed-up each time makes against a baseline.
+_SPEEDUPS = {"selection_s": "selection_speedup", "total_s": "total_speedup"}
+
+
+def missing_time_warnings(run: RunSummary, compared: bool = False) -> list[str]:
+    """One message per reason ``run`` lacks a time: the columns it leaves missing (never 0 seconds), and the
+    time columns still counted.
+
+    Parameters
+    ----------
+    run : RunSummary
+    compared : bool
+        Whether the report compares with a baseline: then the speed-ups a missing time leaves out are named.
+    """
+    shown = {column: what for column, what in TIME_COLUMNS.items() if not (run.shared and column == "target_train_s")}
+    counted = [column for column, what in shown.items() if getattr(run, what) is not None]
+    messages = []
+    for why, times in run.missing_times.items():
+        parts = set(times) & set(_TOTAL_PARTS[:2] if run.shared else _TOTAL_PARTS)
+        missing = [column for column, what in shown.items() if what in times or (what == "total_time" and parts)]
+        speedups = [_SPEEDUPS[column] for column in missing if column in _SPEEDUPS] if compared else []
+        left_out = "left out of means" + (f", and no {_and(speedups)}" if speedups else "")
+        split_only = "selection_time" not in times and {"inference_time", "ranking_time"} & set(times)
+        still = [f"{column} (from its total_time)" if column == "selection_s" and split_only else column
+                 for column in counted]
+        messages.append(f"{run.name}: {why}: shown as missing (- in the tables, empty in {REPORT_CSV}), not as 0: "
+                        f"{_and(missing)} ({left_out})" + (f"; still counted: {_and(still)}" if still else ""))
+    return messages
+
+
+def _and(words: Sequence[str]) -> str:
+    return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)
 
 
 def write_report(runs: Sequence[RunSummary], out_dir: str, baseline: Baseline = None) -> dict[str, str]:
@@ -103,7 +135,7 @@ def report(paths: Sequence[str], out_dir: Optional[str] = None,
     if not paths:
         raise UsageError("give at least one run directory to report on")
     runs = load_runs(paths)
-    base = None if baseline is None else _baseline(baseline)
+    base = None if baseline is None else load_runs([baseline])  # one setup per dataset: checked by grouped
     out_dir = out_dir or os.path.join(runs[0].path, REPORT_DIR)
     rows, warnings = build_table(runs, base), warnings_of(runs, base)
     try:
@@ -116,13 +148,3 @@ def report(paths: Sequence[str], out_dir: Optional[str] = None,
     return "\n\n".join(parts), written
 
 
-def _baseline(path: str) -> list[RunSummary]:
-    """The runs of ``--baseline``: one run directory, or a folder of runs of one setup (seeds) per dataset."""
-    found = load_runs([path])
-    groups = group_runs(found)
-    datasets = [group.first.dataset for group in groups]
-    if len(set(datasets)) != len(groups):  # two setups on one dataset: which one is the baseline?
-        raise UsageError(f"--baseline must be one run directory, or runs that differ only in their seed; {path} "
-                         f"holds runs of {len(groups)} setups: {', '.join(r.path for r in found)} ; name one run "
-                         "directory, or a folder holding the seeds of one setup (one setup per dataset)")
-    return found

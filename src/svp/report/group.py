@@ -13,9 +13,10 @@ import os
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence, Union
 
+from svp.errors import UsageError
 from svp.report.read import RunSummary
 
-__all__ = ["RunGroup", "Stat", "as_group", "group_runs", "stat"]
+__all__ = ["RunGroup", "Stat", "as_group", "group_runs", "runs_of", "stat"]
 
 
 @dataclass(frozen=True)
@@ -90,19 +91,26 @@ def group_runs(runs: Sequence[RunSummary]) -> list[RunGroup]:
     return [RunGroup(tuple(members)) for members in groups.values()]
 
 
+def runs_of(runs: Union[RunSummary, RunGroup, Sequence[RunSummary]]) -> list[RunSummary]:
+    """One run, a group, or runs, as a list of runs (in their order)."""
+    if isinstance(runs, RunSummary):
+        return [runs]
+    return list(runs.runs if isinstance(runs, RunGroup) else runs)
+
+
 def as_group(runs: Union[RunSummary, RunGroup, Sequence[RunSummary]]) -> RunGroup:
     """One run, or runs of one setup, as a :class:`RunGroup`.
 
     Raises
     ------
-    ValueError
+    UsageError
         When the runs are of more than one setup.
     """
     if isinstance(runs, RunGroup):
         return runs
-    if isinstance(runs, RunSummary):
-        return RunGroup((runs,))
-    groups = group_runs(runs)
+    given = runs_of(runs)
+    groups = group_runs(given)
     if len(groups) != 1:
-        raise ValueError(f"{len(groups)} setups among {len(runs)} runs; a group holds runs of one setup")
+        raise UsageError(f"{len(groups)} setups among {len(given)} runs ; give runs that differ only in their seed "
+                         "(a group holds runs of one setup)")
     return groups[0]

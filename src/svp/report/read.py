@@ -11,7 +11,9 @@ Formats read
 ------------
 ``config.json``
     Nested (ours: ``{"workflow", "data": {"dataset"}, "target": {"arch"},
-    "proxy": {"arch"}, "selection_method", ...}``; a train run has ``"model"``)
+    "proxy": {"arch"}, "selection_method", "data_identity": {"fingerprint"},
+    ...}``; a train run has ``"model"``; runs before data identity have no
+    ``data_identity``)
     or flat (the original's: ``{"dataset", "arch", "proxy_arch",
     "selection_method", "initial_subset", "rounds", "subset", ...}``; the
     workflow is inferred: ``rounds``/``initial_subset`` -> active,
@@ -38,8 +40,9 @@ Conventions
   tables show percent.
 * Training times are the ``train_time`` column only (evaluation on the dev
   and test splits is not counted).
-* Selection time is inference + ranking; a ``selection.csv`` with neither
-  column falls back to ``total_time``.
+* A selection's time is its inference + ranking, else its recorded
+  ``total_time`` where those are missing or both 0 (:func:`selection_of`);
+  a run's selection time is the sum over its selections.
 * When the target *is* the proxy (``target.csv`` links to ``proxy.csv``, or
   no ``target.csv`` and the config trains both alike), the target numbers
   are the proxy's and the total time counts that training once.
@@ -90,8 +93,8 @@ class RunSummary:
         training's time is not recorded (see ``missing_times``).
     inference_time, ranking_time, selection_time : float or None
         Seconds spent selecting, summed over all rounds;
-        ``selection_time`` is inference + ranking (else the rows'
-        ``total_time``); None when not recorded.
+        ``selection_time`` sums each selection's :func:`selection_of`; None
+        when not recorded.
     shared : bool
         True when the target is the proxy (trained once).
     accuracy_split : str
@@ -108,9 +111,15 @@ class RunSummary:
         ``config.json`` without the seed and the options that do not change
         results (:data:`NOT_RESULTS`), as canonical JSON: runs with equal
         ``setup`` differ only in their seed (see :func:`svp.report.group_runs`).
-    missing_times : tuple of str
-        Why a time above is None ("proxy.csv has no train_time column"), one
-        entry per time not recorded, for the report's warnings.
+    missing_times : dict of str to tuple of str
+        Why a time above is None ("proxy.csv has no train_time column") ->
+        the attributes it leaves None (``("proxy_train_time",)``; ``total_time``
+        follows from its parts), for the report's warnings.
+    fingerprint : str or None
+        The fingerprint of the data the run started on (``config.json``'s
+        ``data_identity``): runs with equal fingerprints ran on the same
+        examples, however the dataset was named. None for runs that record
+        none (the original implementation's, svp's before data identity).
     """
 
     path: str
@@ -134,7 +143,8 @@ class RunSummary:
     target_steps: dict[int, int] = field(default_factory=dict)
     seed: Optional[int] = None
     setup: str = ""
-    missing_times: tuple[str, ...] = ()
+    missing_times: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    fingerprint: Optional[str] = None
 
     @property
     def name(self) -> str:
@@ -278,22 +288,53 @@ def _time_sum(rows: Sequence[dict[str, str]], column: str) -> tuple[Optional[flo
     return math.fsum(parse_seconds(row[column]) for row in rows), None
 
 
-def _read_selection(path: str) -> tuple[dict[str, Optional[float]], list[str]]:
+def _read_selection(path: str) -> tuple[dict[str, Optional[float]], dict[str, tuple[str, ...]]]:
     """Inference, ranking and selection seconds summed over selection.csv (None: not recorded), and why
-    any is missing.
+    any is missing -> the times it leaves None.
 
-    Selection is inference + ranking, else the rows' ``total_time`` (the columns a run has recorded).
+    A selection's time is :func:`selection_of` its row; the run's is their sum (None when a row has none).
     """
     rows = _read_csv(path, ())
     try:
         sums = {column: _time_sum(rows, column) for column in ("inference_time", "ranking_time", "total_time")}
+        each = [selection_of(row) for row in rows]
     except ValueError as error:
         raise UsageError(f"{path}: bad value: {error}") from error
-    (inference, why_inference), (ranking, why_ranking), (total, why_total) = sums.values()
-    selection = inference + ranking if inference is not None and ranking is not None else total
+    (inference, why_inference), (ranking, why_ranking), (_, why_total) = sums.values()
+    selection = None if None in each else math.fsum(each)
     why = [w for w in (why_inference, why_ranking) if w] + ([why_total] if selection is None and why_total else [])
     times = {"inference_time": inference, "ranking_time": ranking, "selection_time": selection}
-    return times, [f"{os.path.basename(path)} has {' and '.join(why)}"] if why else []
+    missing = tuple(name for name, seconds in times.items() if seconds is None)
+    return times, {f"{os.path.basename(path)} has {' and '.join(why)}": missing} if why else {}
+
+
+def selection_of(row: dict[str, str]) -> Optional[float]:
+    """One selection's seconds (a row of selection.csv): inference + ranking, else its ``total_time``.
+
+    The recorded ``total_time`` wins when inference and ranking are missing or both 0: the original
+    implementation's older runs recorded only the total, and a split that reads 0 + 0 beside a total that
+    does not is a split never measured, not a selection that took no time (svp writes total = inference
+    + ranking, so for its runs both rules agree). None when neither is recorded; empty cells are missing.
+
+    Raises
+    ------
+    ValueError
+        When a time is not seconds (see :func:`parse_seconds`).
+    """
+    given = {k: parse_seconds(row[k]) for k in ("inference_time", "ranking_time", "total_time")
+             if (row.get(k) or "").strip()}
+    split = given.get("inference_time", 0.0) + given.get("ranking_time", 0.0)
+    both = {"inference_time", "ranking_time"} <= set(given)
+    if both and split > 0:
+        return split
+    return given.get("total_time", split if both else None)
+
+
+def _fingerprint(config: dict) -> Optional[str]:
+    """The fingerprint config.json records of the run's data (``data_identity``), or None."""
+    recorded = config.get("data_identity")
+    fingerprint = recorded.get("fingerprint") if isinstance(recorded, dict) else None
+    return fingerprint if isinstance(fingerprint, str) and fingerprint else None
 
 
 def _read_config(run_dir: str) -> dict:
@@ -452,8 +493,8 @@ def load_run(path: str) -> RunSummary:
     proxy, target, shared, is_train = _load_trainings(path, config)
     selection_csv = _existing(path, (SELECTION_CSV,))
     times, missing = _read_selection(selection_csv) if selection_csv else (
-        dict.fromkeys(("inference_time", "ranking_time", "selection_time"), 0.0), [])
-    missing = list(dict.fromkeys([t.missing for t in (proxy, target) if t.missing] + missing))  # shared: once
+        dict.fromkeys(("inference_time", "ranking_time", "selection_time"), 0.0), {})
+    missing = {**_missing_trainings(proxy, target, shared), **missing}
     described = _describe(config, is_train)
     if config.get("precomputed_selection"):
         described.update(_replayed(path))
@@ -471,7 +512,16 @@ def load_run(path: str) -> RunSummary:
         proxy_train_accuracy=dict(sorted(proxy.train_accuracy.items())),
         target_train_accuracy=dict(sorted(target.train_accuracy.items())),
         target_steps=dict(sorted(target.steps.items())), seed=_seed(config), setup=_setup(config),
-        missing_times=tuple(missing))
+        missing_times=missing, fingerprint=_fingerprint(config))
+
+
+def _missing_trainings(proxy: _Trainings, target: _Trainings, shared: bool) -> dict[str, tuple[str, ...]]:
+    """Why a training time is missing -> the times it leaves None (a shared training's: both, said once)."""
+    missing: dict[str, tuple[str, ...]] = {}
+    for trainings, what in ((proxy, "proxy_train_time"), (target, "target_train_time")):
+        if trainings.missing:
+            missing[trainings.missing] = missing.get(trainings.missing, ()) + (what,)
+    return missing
 
 
 def find_runs(path: str) -> list[str]:
@@ -516,21 +566,13 @@ def load_runs(paths: Sequence[str]) -> list[RunSummary]:
 
 
 def selection_seconds(run_dir: str) -> dict[int, Optional[float]]:
-    """Seconds of each selection (see :func:`_row_selection`) by the labeled-set size it produced."""
+    """Seconds of each selection (see :func:`selection_of`) by the labeled-set size it produced."""
     path = os.path.join(run_dir, SELECTION_CSV)
     seconds: dict[int, Optional[float]] = {}
     if os.path.exists(path):
-        for row in _read_csv(path, ("nexamples",)):
-            seconds[int(float(row["nexamples"]))] = _row_selection(row)
+        try:
+            for row in _read_csv(path, ("nexamples",)):
+                seconds[int(float(row["nexamples"]))] = selection_of(row)
+        except ValueError as error:
+            raise UsageError(f"{path}: bad value: {error}") from error
     return seconds
-
-
-def _row_selection(row: dict[str, str]) -> Optional[float]:
-    """One selection's seconds: inference + ranking, else (neither recorded, or both 0) its total; None when
-    none of them is recorded."""
-    given = {k: parse_seconds(row[k]) for k in ("inference_time", "ranking_time", "total_time")
-             if (row.get(k) or "").strip()}
-    split = given.get("inference_time", 0.0) + given.get("ranking_time", 0.0)
-    if {"inference_time", "ranking_time"} <= set(given) and (split or "total_time" not in given):
-        return split
-    return given.get("total_time")

@@ -6,8 +6,10 @@ ddof=1) and ``n`` beside them; text and markdown show ``mean ± std``. A
 group of one shows its values as a single run always did. Accuracies are
 shown in percent, times in seconds; with a baseline, each group's speed-ups
 and accuracy difference against it (see :func:`compare`). A run is compared
-only with a baseline on its own dataset (:func:`base_of`). A time a run did
-not record is missing (None, shown as ``-``), never 0.
+only with a baseline on its own data (:func:`base_of`, :func:`same_data`). A
+time a run did not record is missing (None, shown as ``-``), never 0; a
+group's mean of a value some of its runs lack is over the others, marked
+``[k]`` and counted in ``<column>_n``.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import os
 from typing import Any, Optional, Sequence, Union
 
 from svp.errors import UsageError
-from svp.report.group import RunGroup, Stat, as_group, group_runs
+from svp.report.group import RunGroup, Stat, as_group, group_runs, runs_of
 from svp.report.read import RunSummary, load_run, selection_seconds
 from svp.report.underfit import underfit_warnings
 from svp.rundir import CONFIG
@@ -32,6 +34,9 @@ COLUMNS = (
 #: Columns whose values are means over the runs of a group (and have a ``<column>_std``).
 MEAN_COLUMNS = ("proxy_acc_pct", "target_acc_pct", "proxy_train_s", "inference_s", "ranking_s",
                 "selection_s", "target_train_s", "total_s")
+#: Time columns -> the :class:`RunSummary` attribute (or property) each shows.
+TIME_COLUMNS = {"proxy_train_s": "proxy_train_time", "inference_s": "inference_time", "ranking_s": "ranking_time",
+                "selection_s": "selection_time", "target_train_s": "target_train_time", "total_s": "total_time"}
 #: Columns added when some group holds more than one run (after :data:`COLUMNS`): its size, seeds and
 #: run names, the sample standard deviation of every mean, and how many runs each accuracy comes from.
 GROUP_COLUMNS = (("n", "seeds", "runs") + tuple(f"{c}_std" for c in MEAN_COLUMNS)
@@ -39,13 +44,15 @@ GROUP_COLUMNS = (("n", "seeds", "runs") + tuple(f"{c}_std" for c in MEAN_COLUMNS
 BASELINE_COLUMNS = ("selection_speedup", "total_speedup", "acc_diff_pts", "acc_diff_at")
 #: The spreads of the comparisons, added with :data:`GROUP_COLUMNS` when there is a baseline.
 BASELINE_GROUP_COLUMNS = ("selection_speedup_std", "total_speedup_std", "acc_diff_pts_std")
+#: How many runs of its group each time comes from: added last, only when some group's time comes from fewer
+#: than all its runs (a time some runs did not record), so that a report whose runs recorded every time keeps
+#: its columns.
+TIME_COUNT_COLUMNS = tuple(f"{c}_n" for c in TIME_COLUMNS)
 #: Columns that hold one value per run (repeated on each of its rows).
 RUN_COLUMNS = tuple(c for c in COLUMNS + GROUP_COLUMNS if c not in
                     ("nexamples", "proxy_acc_pct", "target_acc_pct", "proxy_acc_pct_std",
                      "target_acc_pct_std", "proxy_acc_pct_n", "target_acc_pct_n")
-                    ) + BASELINE_COLUMNS + BASELINE_GROUP_COLUMNS
-_TIMES = {"proxy_train_s": "proxy_train_time", "inference_s": "inference_time", "ranking_s": "ranking_time",
-          "selection_s": "selection_time", "target_train_s": "target_train_time", "total_s": "total_time"}
+                    ) + BASELINE_COLUMNS + BASELINE_GROUP_COLUMNS + TIME_COUNT_COLUMNS
 Baseline = Union[RunSummary, RunGroup, Sequence[RunSummary], None]
 
 
@@ -71,25 +78,20 @@ def grouped(runs: Sequence[RunSummary], baseline: Baseline = None) -> tuple[list
     The baseline (one run, runs of one setup, or runs of one setup per
     dataset) joins the runs of its setup in ``runs``; a baseline group with
     none of its setup there comes first. Every group must have a baseline
-    on its dataset (:func:`base_of`).
+    on its data (:func:`base_of`).
 
     Raises
     ------
     UsageError
-        When a run's dataset has no baseline.
-    ValueError
-        When the baseline holds two setups on one dataset.
+        When the baseline holds two setups on one data, or a run's data has no baseline.
     """
     if baseline is None:
         return group_runs(runs), []
-    base_runs = [baseline] if isinstance(baseline, RunSummary) else list(
-        baseline.runs if isinstance(baseline, RunGroup) else baseline)
+    base_runs = runs_of(baseline)
     groups = group_runs([*runs, *base_runs])
     setups = {run.setup for run in base_runs}
     bases = [g for g in groups if g.first.setup in setups]
-    if len({base.first.dataset for base in bases}) != len(bases):
-        raise ValueError(f"{len(bases)} baseline setups on {len({b.first.dataset for b in bases})} dataset(s); a "
-                         "baseline holds runs of one setup per dataset")
+    _one_setup_per_data(bases, base_runs)
     ours = {run.setup for run in runs}
     groups = [g for g in bases if g.first.setup not in ours] + [g for g in groups if g not in bases or
                                                                 g.first.setup in ours]
@@ -98,28 +100,66 @@ def grouped(runs: Sequence[RunSummary], baseline: Baseline = None) -> tuple[list
     return groups, bases
 
 
+def same_data(one: RunSummary, other: RunSummary) -> bool:
+    """Whether two runs ran on the same data: by their data's fingerprints where both record one, else by name.
+
+    A fingerprint tells the same file named two ways (``./f.npz``, ``/abs/f.npz``) for the same data, and a
+    file changed under one name for other data; runs that record none (the original implementation's, svp's
+    before data identity) have only the ``--dataset`` they were given.
+    """
+    if one.fingerprint is not None and other.fingerprint is not None:
+        return one.fingerprint == other.fingerprint
+    return one.dataset == other.dataset
+
+
+def _data(run: RunSummary) -> str:
+    """The data a run ran on, in words: its dataset, and its data's fingerprint where it records one."""
+    return f"{run.dataset}" + (f" [data {run.fingerprint}]" if run.fingerprint else "")
+
+
+def _one_setup_per_data(bases: Sequence[RunGroup], base_runs: Sequence[RunSummary]) -> None:
+    """Refuse a baseline of two setups on one data: which one would a run on it be compared with?"""
+    for base in bases:
+        alike = [other for other in bases if same_data(base.first, other.first)]
+        if len(alike) > 1:
+            setups = {group.first.setup for group in alike}
+            paths = ", ".join(run.path for run in base_runs if run.setup in setups)
+            raise UsageError(f"--baseline must be one run directory, or runs that differ only in their seed; it "
+                             f"holds runs of {len(alike)} setups on {_data(base.first)}: {paths} ; name one run "
+                             "directory, or a folder holding the seeds of one setup (one setup per dataset)")
+
+
 def base_of(group: RunGroup, bases: Sequence[RunGroup]) -> RunGroup:
-    """The baseline ``group`` is compared with: the one on its dataset.
+    """The baseline ``group`` is compared with: the one on its data (:func:`same_data`).
 
     A speed-up or an accuracy gap between runs on two datasets means nothing, so a run is never compared
-    with a baseline on another. Where a config records no dataset (nothing to tell them apart by), the one
+    with a baseline on another. A baseline with the run's fingerprint comes before one of the run's dataset
+    name. Where a config records neither dataset nor fingerprint (nothing to tell them apart by), the one
     baseline there is stands.
 
     Raises
     ------
     UsageError
-        When no baseline is on ``group``'s dataset.
+        When no baseline is on ``group``'s data, or several might be.
     """
-    dataset = group.first.dataset
-    for base in bases:
-        if base.first.dataset == dataset:
-            return base
-    if len(bases) == 1 and None in (dataset, bases[0].first.dataset):
+    run = group.first
+    matches = [base for base in bases if run.fingerprint is not None and base.first.fingerprint == run.fingerprint]
+    matches = matches or [base for base in bases if same_data(base.first, run)]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:  # bases on data of one name told apart by fingerprints, and a run that records none
+        theirs = ", ".join(base.first.path for base in matches)
+        raise UsageError(f"--baseline holds runs on {len(matches)} different data named {run.dataset} ({theirs}), "
+                         f"and {run.path} records no fingerprint of its data to tell which it ran on ; give a "
+                         "--baseline of one of them")
+    only = bases[0].first if len(bases) == 1 else None
+    if only is not None and None in (run.dataset, only.dataset) and None in (run.fingerprint, only.fingerprint):
         return bases[0]
-    theirs = " and ".join(f"{b.first.dataset} ({b.first.path})" for b in bases)
-    raise UsageError(f"--baseline ran on {theirs}, but {group.first.path} ran on {dataset} ; give a --baseline "
-                     f"run on {dataset} (a run is compared only with a baseline on its own dataset; a --baseline "
-                     "folder may hold one setup per dataset)")
+    theirs = " and ".join(f"{_data(b.first)} ({b.first.path})" for b in bases)
+    raise UsageError(f"--baseline ran on {theirs}, but {run.path} ran on {_data(run)} ; give a --baseline "
+                     f"run on {_data(run)} (a run is compared only with a baseline on its own data: the same "
+                     "fingerprint where both record one, else the same dataset; a --baseline folder may hold one "
+                     "setup per dataset)")
 
 
 def _ratio(numerator: Optional[Stat], denominator: Optional[Stat]) -> tuple[Optional[float], Optional[float]]:
@@ -181,7 +221,7 @@ def _group_rows(group: RunGroup, name: str) -> list[dict[str, Any]]:
              "target": run.target_arch, "method": run.method, "n": len(group),
              "seeds": " ".join("-" if seed is None else str(seed) for seed in group.seeds),
              "runs": " ".join(r.name for r in group.runs)}
-    for column, what in _TIMES.items():
+    for column, what in TIME_COLUMNS.items():
         if not (column == "target_train_s" and group.shared):
             fixed.update(_scaled(group.seconds(what), column))
     rows = []
@@ -193,11 +233,13 @@ def _group_rows(group: RunGroup, name: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _table_columns(groups: Sequence[RunGroup], bases: Sequence[RunGroup]) -> list[str]:
+def _table_columns(groups: Sequence[RunGroup], bases: Sequence[RunGroup], rows: Sequence[dict]) -> list[str]:
     many = any(len(group) > 1 for group in groups)
     columns = list(COLUMNS) + (list(GROUP_COLUMNS) if many else [])
     if bases:
         columns += list(BASELINE_COLUMNS) + (list(BASELINE_GROUP_COLUMNS) if many else [])
+    if many and any(0 < (row.get(c) or 0) < row["n"] for row in rows for c in TIME_COUNT_COLUMNS):
+        columns += list(TIME_COUNT_COLUMNS)
     return columns
 
 
@@ -218,7 +260,8 @@ def build_table(runs: Sequence[RunSummary], baseline: Baseline = None) -> list[d
     -------
     list of dict
         Keys :data:`COLUMNS` (+ :data:`GROUP_COLUMNS` when a group holds more
-        than one run) (+ :data:`BASELINE_COLUMNS`, + :data:`BASELINE_GROUP_COLUMNS`).
+        than one run) (+ :data:`BASELINE_COLUMNS`, + :data:`BASELINE_GROUP_COLUMNS`)
+        (+ :data:`TIME_COUNT_COLUMNS` when a group's time comes from only some of its runs).
         Accuracies are in percent, times in seconds; the run-level columns
         (:data:`RUN_COLUMNS`) repeat on each row of a group. Missing values
         are None (a time a run did not record too: never 0); ``target_train_s``
@@ -232,21 +275,19 @@ def build_table(runs: Sequence[RunSummary], baseline: Baseline = None) -> list[d
         When a run's dataset has no baseline (see :func:`base_of`).
     """
     groups, bases = grouped(runs, baseline)
-    columns = _table_columns(groups, bases)
     rows = []
     for group, name in zip(groups, group_names(groups)):
         extra = compare(group, base_of(group, bases)) if bases else {}
-        for row in _group_rows(group, name):
-            merged = {**row, **extra}
-            rows.append({c: merged.get(c) for c in columns})
-    return rows
+        rows += [{**row, **extra} for row in _group_rows(group, name)]
+    columns = _table_columns(groups, bases, rows)
+    return [{c: row.get(c) for c in columns} for row in rows]
 
 
 def _columns(rows: Sequence[dict[str, Any]]) -> list[str]:
     """Columns to show: the rows', with a group's spreads and counts folded into the cells of its means."""
     if not rows:
         return list(COLUMNS)
-    hidden = set(GROUP_COLUMNS) | set(BASELINE_GROUP_COLUMNS)
+    hidden = set(GROUP_COLUMNS) | set(BASELINE_GROUP_COLUMNS) | set(TIME_COUNT_COLUMNS)
     shown = [c for c in rows[0] if c not in hidden]
     if "n" in rows[0]:
         shown.insert(1, "n")

@@ -11,9 +11,13 @@ The export is read in Label Studio's JSON format (tasks with their
 ``annotations``) or in JSON-MIN (one flat object per annotation, the choice
 under the control's name). Every annotation not cancelled counts: annotators
 who agree give their class, annotators who disagree are refused by name (a
-person resolves it in Label Studio; svp does not pick a winner). Each choice
-must be exactly one class name: the interface svp writes is single-choice,
-so several (a multiple-choice interface), none or a non-string is refused.
+person resolves it in Label Studio; svp does not pick a winner); their
+choices are compared as :func:`~svp.data.labels.class_name` writes them
+(without surrounding blanks, in Unicode NFC), so ``"chat "`` and ``"chat"``
+agree.
+Each choice must be exactly one class name: the interface svp writes is
+single-choice, so several (a multiple-choice interface), none or a
+non-string is refused.
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ from xml.sax.saxutils import quoteattr
 
 from svp import rundir
 from svp.data import Data
-from svp.data.labels import class_names
+from svp.data.labels import class_name, class_names
 from svp.errors import UsageError
 
 CONTROL, OBJECT = "label", "item"  # the names of the interface's choices and of what they label
@@ -113,11 +117,13 @@ def _choice(task: dict, where: str) -> str | None:
         return None if value is None or value == "" else _one_class(value, where)
     annotations = [a for a in task["annotations"] or [] if isinstance(a, dict) and not a.get("was_cancelled")]
     chosen = [(_annotator(a.get("completed_by")), _annotation_choice(a, where)) for a in annotations]
-    if len({label for _, label in chosen}) > 1:
-        said = ", ".join(f"{who} chose {label}" for who, label in chosen)
+    # names compared as class_name writes them (as a folder's, a table's or --class's): "chat " and "chat",
+    # NFD and NFC agree; shown as written (repr: a blank shows)
+    if len({class_name(label) for _, label in chosen}) > 1:
+        said = ", ".join(f"{who} chose {label!r}" for who, label in chosen)
         raise UsageError(f"{where}: its annotators disagree ({said}) ; resolve the disagreement in Label Studio "
                          "(or keep one annotation), then export again")
-    return chosen[0][1] if chosen else None
+    return class_name(chosen[0][1]) if chosen else None
 
 
 def _annotation_choice(annotation: dict, where: str) -> str:
