@@ -41,8 +41,10 @@ class Environment:
 
 
 def damaged(path: Path, error: Exception) -> UsageError:
-    """The error of a saved model that cannot be loaded back (on --resume)."""
-    return UsageError(f"{path} cannot be loaded ({type(error).__name__}: {error}) ; it is damaged: restore it, or "
+    """The error of a saved model that cannot be loaded back (on --resume), on one line (torch's messages span
+    several)."""
+    why = (str(error).strip().splitlines() or [""])[0]
+    return UsageError(f"{path} cannot be loaded ({type(error).__name__}: {why}) ; it is damaged: restore it, or "
                       "start a new run (this run's other results stay as they are)")
 
 
