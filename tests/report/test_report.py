@@ -403,7 +403,7 @@ def test_the_warning_names_the_times_missing_and_those_still_counted(tmp_path):
     ({"total_time": "", "inference_time": "1", "ranking_time": ""}, None),
 ])
 def test_one_rule_for_a_selections_time(row, seconds):
-    from svp.report.read import selection_of
+    from svp.report.results import selection_of
 
     assert selection_of(row) == seconds
 

@@ -13,7 +13,8 @@ from typing import Optional, Sequence
 from svp.errors import UsageError
 from svp.report.group import RunGroup, Stat, group_runs, stat
 from svp.report.plot import plot_accuracy, plot_times
-from svp.report.read import NOT_RESULTS, RunSummary, find_runs, load_run, load_runs, parse_seconds
+from svp.report.read import NOT_RESULTS, RunSummary, find_runs, load_run, load_runs
+from svp.report.results import parse_seconds
 from svp.report.table import (BASELINE_COLUMNS, BASELINE_GROUP_COLUMNS, COLUMNS, GROUP_COLUMNS, TIME_COLUMNS,
                               TIME_COUNT_COLUMNS, Baseline, base_of, build_table, compare, format_csv,
                               format_markdown, format_table, grouped, run_summary, same_data)

@@ -49,16 +49,14 @@ Conventions
 """
 from __future__ import annotations
 
-import csv
 import json
 import logging
-import math
 import os
-import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional, Sequence
+from typing import Iterable, Optional, Sequence
 
 from svp.errors import UsageError
+from svp.report.results import Trainings, read_selection, read_trainings
 from svp.rundir import (CONFIG, LEGACY_CONFIG_GLOB, LEGACY_PROXY_CSV, PROXY_CSV, RESULTS_CSV, SELECTION_CSV,
                         TARGET_CSV, config_path)
 
@@ -66,9 +64,6 @@ log = logging.getLogger(__name__)
 
 PROXY_CSVS = (PROXY_CSV, LEGACY_PROXY_CSV)
 
-_TIMEDELTA = re.compile(
-    r"^\s*(?:(?P<days>-?\d+) days?, )?(?P<h>\d+):(?P<m>\d{1,2}):(?P<s>\d{1,2}(?:\.\d*)?)\s*$")
-_ACCURACY_COLUMNS = ("train_accuracy", "dev_accuracy", "test_accuracy")
 
 
 @dataclass(frozen=True)
@@ -163,171 +158,6 @@ class RunSummary:
         if self.workflow == "train" or self.proxy_arch is None:
             return f"train {self.target_arch}"
         return f"{self.method} {self.proxy_arch}->{self.target_arch}"
-
-
-@dataclass
-class _Trainings:
-    accuracy: dict[int, float] = field(default_factory=dict)
-    train_accuracy: dict[int, float] = field(default_factory=dict)
-    steps: dict[int, int] = field(default_factory=dict)
-    train_time: Optional[float] = 0.0  # None: not recorded (see missing)
-    missing: Optional[str] = None  # why train_time is None
-    splits: set = field(default_factory=set)
-    sizes: set = field(default_factory=set)  # every training's, measured or not
-
-
-# ----------------------------------------------------------------- parsing
-
-def parse_seconds(value: Any) -> float:
-    """Seconds from a float, a float string or a ``timedelta`` string.
-
-    Parameters
-    ----------
-    value : str, float, int or None
-        ``12.5``, ``"12.5"``, ``"0:00:12.500000"``, ``"1 day, 2:00:00"``;
-        None or ``""`` read as 0.
-
-    Returns
-    -------
-    float
-
-    Raises
-    ------
-    ValueError
-        When ``value`` is none of these.
-    """
-    if value is None:
-        return 0.0
-    if isinstance(value, (int, float)):
-        return float(value)
-    text = str(value).strip()
-    if not text:
-        return 0.0
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    match = _TIMEDELTA.match(text)
-    if match is None:
-        raise ValueError(f"not seconds or a duration like 0:01:23.5: {value!r}")
-    days = int(match["days"] or 0)
-    return days * 86400.0 + int(match["h"]) * 3600.0 + int(match["m"]) * 60.0 + float(match["s"])
-
-
-def _parse_accuracy(value: Optional[str]) -> Optional[float]:
-    """A raw accuracy, or None when missing (empty, NaN, negative)."""
-    if value is None or not value.strip():
-        return None
-    number = float(value)
-    if math.isnan(number) or number < 0:
-        return None
-    return number
-
-
-def _read_csv(path: str, required: Sequence[str]) -> list[dict[str, str]]:
-    """The rows of a CSV file whose header has every ``required`` column; a row cut short is refused."""
-    rows: list[dict[str, str]] = []
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            for row in reader:
-                if None in row or None in row.values():  # more, or fewer, fields than the header
-                    fields = sum(v is not None for k, v in row.items() if k is not None) + len(row.get(None) or [])
-                    raise UsageError(f"{path}:{reader.line_num}: {fields} fields where the header has "
-                                     f"{len(reader.fieldnames)} ; the file is damaged (cut mid-row?): restore it")
-                rows.append(row)
-            header = reader.fieldnames or []
-    except OSError as error:
-        raise UsageError(f"cannot read {path}: {error.strerror}") from error
-    except (UnicodeDecodeError, csv.Error) as error:
-        raise UsageError(f"{path} is not a results CSV ({error}) ; the file is damaged: restore it") from None
-    missing = [column for column in required if column not in header]
-    if missing:
-        raise UsageError(f"{path} is not a results file: it lacks the column(s) "
-                         f"{', '.join(missing)} (header: {','.join(header) or 'empty'})")
-    return rows
-
-
-def _read_trainings(path: str) -> _Trainings:
-    """Accuracy by size and total training time from proxy/target/results.csv."""
-    rows = _read_csv(path, ("nexamples",))
-    try:
-        raw = [{c: _parse_accuracy(row.get(c)) for c in _ACCURACY_COLUMNS} for row in rows]
-        scale = 100.0 if any(v is not None and v > 1 for r in raw for v in r.values()) else 1.0
-        result = _Trainings()
-        for row, accuracies in zip(rows, raw):
-            size = int(float(row["nexamples"]))
-            result.sizes.add(size)
-            split = "test" if accuracies["test_accuracy"] is not None else "dev"
-            accuracy = accuracies[f"{split}_accuracy"]
-            if accuracy is not None:
-                result.accuracy[size] = accuracy / scale  # a later row wins
-                result.splits.add(split)
-            if accuracies["train_accuracy"] is not None:
-                result.train_accuracy[size] = accuracies["train_accuracy"] / scale
-            if (row.get("steps") or "").strip():
-                result.steps[size] = int(float(row["steps"]))
-        result.train_time, why = _time_sum(rows, "train_time")
-        result.missing = f"{os.path.basename(path)} has {why}" if why else None
-    except ValueError as error:
-        raise UsageError(f"{path}: bad value: {error}") from error
-    return result
-
-
-def _time_sum(rows: Sequence[dict[str, str]], column: str) -> tuple[Optional[float], Optional[str]]:
-    """A time column's sum over ``rows``, or (None, why) when the header lacks it or a cell is empty.
-
-    A missing time is unknown, not 0 seconds: counting it as 0 would make a run look faster than it was
-    (and inflate the speed-ups against it). No rows: nothing ran, so 0.
-    """
-    if rows and column not in rows[0]:
-        return None, f"no {column} column"
-    empty = sum(not (row.get(column) or "").strip() for row in rows)
-    if empty:
-        return None, f"an empty {column} in {empty} of its {len(rows)} rows"
-    return math.fsum(parse_seconds(row[column]) for row in rows), None
-
-
-def _read_selection(path: str) -> tuple[dict[str, Optional[float]], dict[str, tuple[str, ...]]]:
-    """Inference, ranking and selection seconds summed over selection.csv (None: not recorded), and why
-    any is missing -> the times it leaves None.
-
-    A selection's time is :func:`selection_of` its row; the run's is their sum (None when a row has none).
-    """
-    rows = _read_csv(path, ())
-    try:
-        sums = {column: _time_sum(rows, column) for column in ("inference_time", "ranking_time", "total_time")}
-        each = [selection_of(row) for row in rows]
-    except ValueError as error:
-        raise UsageError(f"{path}: bad value: {error}") from error
-    (inference, why_inference), (ranking, why_ranking), (_, why_total) = sums.values()
-    selection = None if None in each else math.fsum(each)
-    why = [w for w in (why_inference, why_ranking) if w] + ([why_total] if selection is None and why_total else [])
-    times = {"inference_time": inference, "ranking_time": ranking, "selection_time": selection}
-    missing = tuple(name for name, seconds in times.items() if seconds is None)
-    return times, {f"{os.path.basename(path)} has {' and '.join(why)}": missing} if why else {}
-
-
-def selection_of(row: dict[str, str]) -> Optional[float]:
-    """One selection's seconds (a row of selection.csv): inference + ranking, else its ``total_time``.
-
-    The recorded ``total_time`` wins when inference and ranking are missing or both 0: the original
-    implementation's older runs recorded only the total, and a split that reads 0 + 0 beside a total that
-    does not is a split never measured, not a selection that took no time (svp writes total = inference
-    + ranking, so for its runs both rules agree). None when neither is recorded; empty cells are missing.
-
-    Raises
-    ------
-    ValueError
-        When a time is not seconds (see :func:`parse_seconds`).
-    """
-    given = {k: parse_seconds(row[k]) for k in ("inference_time", "ranking_time", "total_time")
-             if (row.get(k) or "").strip()}
-    split = given.get("inference_time", 0.0) + given.get("ranking_time", 0.0)
-    both = {"inference_time", "ranking_time"} <= set(given)
-    if both and split > 0:
-        return split
-    return given.get("total_time", split if both else None)
 
 
 def _fingerprint(config: dict) -> Optional[str]:
@@ -451,7 +281,7 @@ def _not_a_run(path: str, why: str) -> UsageError:
         f"train run), or a directory of such run directories")
 
 
-def _load_trainings(run_dir: str, config: dict) -> tuple[_Trainings, _Trainings, bool, bool]:
+def _load_trainings(run_dir: str, config: dict) -> tuple[Trainings, Trainings, bool, bool]:
     """(proxy, target, shared, is_train) trainings of a run directory."""
     proxy_csv = _existing(run_dir, PROXY_CSVS)
     target_csv = _existing(run_dir, (TARGET_CSV,))
@@ -459,13 +289,13 @@ def _load_trainings(run_dir: str, config: dict) -> tuple[_Trainings, _Trainings,
         results = _existing(run_dir, (RESULTS_CSV,))
         if results is None:
             raise _not_a_run(run_dir, f"no {PROXY_CSV}, {TARGET_CSV} or {RESULTS_CSV}")
-        return _Trainings(), _read_trainings(results), False, True
-    proxy = _read_trainings(proxy_csv) if proxy_csv else _Trainings()
+        return Trainings(), read_trainings(results), False, True
+    proxy = read_trainings(proxy_csv) if proxy_csv else Trainings()
     if target_csv is not None:
         shared = proxy_csv is not None and os.path.samefile(proxy_csv, target_csv)
-        return proxy, _read_trainings(target_csv), shared, False
+        return proxy, read_trainings(target_csv), shared, False
     shared = _same_model(config)
-    return proxy, (proxy if shared else _Trainings()), shared, False
+    return proxy, (proxy if shared else Trainings()), shared, False
 
 
 def load_run(path: str) -> RunSummary:
@@ -492,7 +322,7 @@ def load_run(path: str) -> RunSummary:
     config = _read_config(path)
     proxy, target, shared, is_train = _load_trainings(path, config)
     selection_csv = _existing(path, (SELECTION_CSV,))
-    times, missing = _read_selection(selection_csv) if selection_csv else (
+    times, missing = read_selection(selection_csv) if selection_csv else (
         dict.fromkeys(("inference_time", "ranking_time", "selection_time"), 0.0), {})
     missing = {**_missing_trainings(proxy, target, shared), **missing}
     described = _describe(config, is_train)
@@ -515,7 +345,7 @@ def load_run(path: str) -> RunSummary:
         missing_times=missing, fingerprint=_fingerprint(config))
 
 
-def _missing_trainings(proxy: _Trainings, target: _Trainings, shared: bool) -> dict[str, tuple[str, ...]]:
+def _missing_trainings(proxy: Trainings, target: Trainings, shared: bool) -> dict[str, tuple[str, ...]]:
     """Why a training time is missing -> the times it leaves None (a shared training's: both, said once)."""
     missing: dict[str, tuple[str, ...]] = {}
     for trainings, what in ((proxy, "proxy_train_time"), (target, "target_train_time")):
@@ -563,16 +393,3 @@ def load_runs(paths: Sequence[str]) -> list[RunSummary]:
     if not runs:
         raise UsageError(f"no finished runs in {', '.join(paths)}")
     return runs
-
-
-def selection_seconds(run_dir: str) -> dict[int, Optional[float]]:
-    """Seconds of each selection (see :func:`selection_of`) by the labeled-set size it produced."""
-    path = os.path.join(run_dir, SELECTION_CSV)
-    seconds: dict[int, Optional[float]] = {}
-    if os.path.exists(path):
-        try:
-            for row in _read_csv(path, ("nexamples",)):
-                seconds[int(float(row["nexamples"]))] = selection_of(row)
-        except ValueError as error:
-            raise UsageError(f"{path}: bad value: {error}") from error
-    return seconds

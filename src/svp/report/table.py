@@ -21,7 +21,8 @@ from typing import Any, Optional, Sequence, Union
 
 from svp.errors import UsageError
 from svp.report.group import RunGroup, Stat, as_group, group_runs, runs_of
-from svp.report.read import RunSummary, load_run, selection_seconds
+from svp.report.read import RunSummary, load_run
+from svp.report.results import selection_seconds
 from svp.report.underfit import underfit_warnings
 from svp.rundir import CONFIG
 

@@ -268,7 +268,8 @@ def _changes(recorded: Identity, now: Identity, changes: Changes, data: Data) ->
     if gained:
         parts.append(f"{len(gained)} example(s) added ({named(gained, now_named)})")
     if changes.changed:
-        parts.append(f"{len(changes.changed)} changed ({named([int(changes.rows[i]) for i in changes.changed], now_named)})")
+        edited = [int(changes.rows[i]) for i in changes.changed]
+        parts.append(f"{len(edited)} changed ({named(edited, now_named)})")
     if changes.removed:
         parts.append(f"{len(changes.removed)} gone ({named(changes.removed, recorded.named)})")
     if changes.moved:
