@@ -10,13 +10,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import gc
 import logging
 import os
 import signal
 import sys
+import threading
+import time
 import traceback
 from pathlib import Path
-from typing import Callable, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 from svp import progress
 from svp.cli.domain import GENERIC, Command, Domain, OptionGroup
@@ -45,6 +48,7 @@ LISTS = ("models", "datasets", "methods")
 
 DEBUG_ENV = "SVP_DEBUG"
 # OSErrors of the machine, not of svp: a run directory that cannot be written (full, read-only, ...)
+WORKER_GRACE = 2.0  # seconds to wait for this process's own SIGTERM after a DataLoader worker died
 USER_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR}
 
 
@@ -165,17 +169,17 @@ def main(argv: Optional[Sequence[str]] = None, domain: Domain = GENERIC) -> int:
         for short, long in getattr(args, SHORT_FORMS, None) or ():
             log.warning("%s sets %s here, as in the original implementation's %s command; write %s or %s to "
                         "say which model you mean", short, long, args.command, long, long.replace("proxy-", ""))
-        with _sigterm_interrupts():
+        with _signals_interrupt():
             workflow, run = _run(args, domain, argv)
     except KeyboardInterrupt as error:  # Interrupted among them
         _interrupted(domain, args, error, debug)
     except UsageError as error:
-        _fail(parser, domain, _user_message(error), debug)
+        _fail(parser, domain, _user_message(error), debug, error)
     except OSError as error:
         if error.errno not in USER_ERRNOS:
             raise  # not the user's doing: a bug to see whole
         _fail(parser, domain, f"cannot write {error.filename or 'a file'}: {error.strerror} ; free some space, "
-              "or give a --run-dir you can write to (what is already written stays)", debug)
+              "or give a --run-dir you can write to (what is already written stays)", debug, error)
     if not is_main():  # under torchrun the summary shows once
         return 0
     print(instructions(run) if workflow == "query" else run_summary(run))
@@ -183,35 +187,67 @@ def main(argv: Optional[Sequence[str]] = None, domain: Domain = GENERIC) -> int:
     return 0
 
 
-def _fail(parser: argparse.ArgumentParser, domain: Domain, message: str, debug: bool) -> None:
+def _fail(parser: argparse.ArgumentParser, domain: Domain, message: str, debug: bool, error: BaseException) -> None:
     """Exit 2 with ``prog: error: message``; the traceback too with --debug."""
     if debug:
         traceback.print_exc()
+    _release(error)
     parser.exit(2, f"{domain.prog}: error: {message}\n")
 
 
+#: the signals that interrupt a workflow, by the name its message gives
+STOPS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+
+
 @contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM (a scheduler's stop, ``kill``) interrupts a workflow as Ctrl-C does: its files stay resumable and
-    the CLI says how to resume (the default would end the process without a word)."""
+def _signals_interrupt() -> Iterator[None]:
+    """Ctrl-C and SIGTERM (a scheduler's stop, ``kill``) interrupt a workflow: its files stay resumable and the
+    CLI says how to resume (SIGTERM's default would end the process without a word).
+
+    Both go to the whole process group, DataLoader workers included, so a worker may die of it first: torch's
+    word of that waits for this process's own signal. A raise swallowed where it landed (a finalizer, an
+    after-fork hook) is raised again at the next step of a loop (see :mod:`svp.progress`).
+    """
     def interrupt(signum: int, frame: object) -> None:
-        raise Interrupted("SIGTERM", 128 + signum)
+        stop = Interrupted(STOPS[signum], 128 + signum)
+        progress.request_stop(stop)
+        raise stop
+
+    def unraisable(report: Any) -> None:
+        error = report.exc_value
+        if isinstance(error, Interrupted):
+            return  # swallowed where it landed: raised again at the next step
+        if not (isinstance(error, RuntimeError) and _worker_died(error)):  # a dead worker's iterator, closed
+            previous_hook(report)
 
     try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread (svp called from a thread): leave SIGTERM as it is
+        previous = {signum: signal.signal(signum, interrupt) for signum in STOPS}
+    except ValueError:  # not the main thread (svp called from a thread): leave the signals as they are
         yield
         return
+    previous_hook, sys.unraisablehook = sys.unraisablehook, unraisable
     try:
         yield
+    except RuntimeError as error:
+        if _worker_died(error):  # of the signal sent to the whole group? Ours is on its way then:
+            time.sleep(WORKER_GRACE)  # it interrupts this wait; another death is an error, raised as it is
+            progress.check_stop()  # (or came before, and was swallowed where it landed)
+        raise
+    else:
+        progress.check_stop()  # one swallowed where it landed, as the workflow ended
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        sys.unraisablehook = previous_hook
 
 
 def _interrupted(domain: Domain, args: argparse.Namespace, error: BaseException, debug: bool) -> None:
     """One line: what stopped the command and how to go on; exit 128 + the signal's number."""
     if debug:
         traceback.print_exc()
+    progress.request_stop(None)  # taken
+    _quiet_teardown()
+    _release(error)
     stop = error if isinstance(error, Interrupted) else Interrupted("Ctrl-C", 128 + signal.SIGINT)
     run = stop.run or getattr(args, "resume", None)  # stopped while a resumed run was being opened: still it
     if args.command in HANDLERS:
@@ -225,6 +261,33 @@ def _interrupted(domain: Domain, args: argparse.Namespace, error: BaseException,
     if is_main():
         sys.stderr.write(f"{domain.prog}: interrupted ({stop.signal_name}) ; {how}\n")
     sys.exit(stop.exit_code)
+
+
+def _worker_died(error: RuntimeError) -> bool:
+    """Whether ``error`` is torch's word that a DataLoader worker died (it may die of a SIGTERM to the whole
+    process group before this process hears of its own)."""
+    text = str(error)
+    return "DataLoader worker" in text and ("exited unexpectedly" in text or "killed by signal" in text)
+
+
+def _release(error: BaseException) -> None:
+    """Let go of the frames ``error`` (and what it happened during) was raised through, before the process
+    exits: what they hold (DataLoader iterators) is closed now, in order (its workers stopped by their
+    iterator, not terminated at exit as they were left)."""
+    link: Optional[BaseException] = error
+    while link is not None:
+        link.__traceback__ = None
+        link = link.__context__
+    gc.collect()
+
+
+def _quiet_teardown() -> None:
+    """No tracebacks after the line that says how to go on: what the interruption cut short in background
+    threads and finalizers (DataLoader workers' shutdown, their file-descriptor sharing) fails as the
+    process ends, and none of it is the user's to act on."""
+    threading.excepthook = lambda args: None
+    sys.excepthook = lambda *exc_info: None  # multiprocessing's fd-sharing thread reports through this one
+    sys.unraisablehook = lambda unraisable: None
 
 
 def _user_message(error: UsageError) -> str:

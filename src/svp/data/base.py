@@ -14,7 +14,7 @@ in the split, so per-example state (forgetting events, scores) can be kept.
 from __future__ import annotations
 
 import os
-import signal
+import sys
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional, Protocol, Sequence
 
@@ -167,10 +167,16 @@ class _Indexed(Dataset):
         return x, y, index
 
 
-def _ignore_stop(worker_id: int) -> None:
-    """A DataLoader worker ignores SIGTERM: a scheduler stops the whole process group, and the main process
-    stops its workers itself as it ends (a worker killed first makes the main process fail with a traceback)."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+def _quiet_when_cut_off(worker_id: int) -> None:
+    """A DataLoader worker says nothing of the connections its main process cuts off as it stops: the thread
+    that hands its tensors over reports those through ``sys.excepthook``, tracebacks no one is to act on."""
+    report = sys.excepthook
+
+    def unless_cut_off(kind: type, error: BaseException, trace: object) -> None:
+        if not issubclass(kind, (EOFError, ConnectionError)):
+            report(kind, error, trace)
+
+    sys.excepthook = unless_cut_off
 
 
 @dataclass
@@ -209,7 +215,7 @@ class DatasetData:
             order = order[torch.randperm(len(order), generator=generator).numpy()]
         loader = DataLoader(
             _Indexed(dataset),
-            worker_init_fn=_ignore_stop,
+            worker_init_fn=_quiet_when_cut_off,
             batch_size=batch_size,
             sampler=order.tolist(),
             num_workers=self.num_workers if train else self.eval_num_workers,

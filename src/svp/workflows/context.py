@@ -11,6 +11,7 @@ import torch
 
 from svp.data import Data
 from svp.engine.device import derive_seed
+from svp import progress
 from svp.errors import Interrupted
 from svp.learners import Environment
 from svp.rundir import PROXY, RunLock
@@ -42,8 +43,9 @@ class Context:
             self.lock.release()
         if exc_type is KeyboardInterrupt:  # Ctrl-C: the CLI says how to resume this run
             raise Interrupted("Ctrl-C", 128 + signal.SIGINT, self.run) from None
-        if exc_type is Interrupted and error.run is None:
-            error.run = self.run
+        for stop in (error, progress.stop_requested()):  # the one raised, and one swallowed where it landed
+            if isinstance(stop, Interrupted) and stop.run is None:
+                stop.run = self.run
 
     @property
     def data(self) -> Data:
