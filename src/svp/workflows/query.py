@@ -93,6 +93,8 @@ def _check_recorded(ctx: Context, given: Labels) -> None:
                          f"{max(trained)} examples ({known} labeled in the data) ; restore {path.name} from a backup "
                          f"(or give the answers again: svp query --resume {ctx.run} --labels FILE, one file a "
                          "question, in order)")
+
+
 def _question_size(ctx: Context, config: QueryConfig, labeled: np.ndarray) -> Optional[int]:
     """--budget, or what is left to label (None: nothing)."""
     left = len(unlabeled_pool(ctx, labeled))
