@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import functools
 import gc
 import logging
 import os
@@ -197,6 +198,23 @@ def _fail(parser: argparse.ArgumentParser, domain: Domain, message: str, debug: 
 
 #: the signals that interrupt a workflow, by the name its message gives
 STOPS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+_handling_stops = False  # while a workflow runs: a process forked then (a DataLoader worker) takes the defaults
+
+
+@functools.cache
+def _register_fork_hook() -> None:
+    """Once a process runs a workflow (never on import: the hook is the process's)."""
+    os.register_at_fork(after_in_child=_defaults_in_child)
+
+
+def _defaults_in_child() -> None:
+    """A forked worker inherits the handler below, which would raise in it (a traceback from every worker
+    the group's signal reaches as it starts): it ends as the signal's default says, and the main process
+    tells of it."""
+    if _handling_stops:
+        for signum in STOPS:
+            signal.signal(signum, signal.SIG_DFL)
+
 
 
 @contextlib.contextmanager
@@ -225,7 +243,10 @@ def _signals_interrupt() -> Iterator[None]:
     except ValueError:  # not the main thread (svp called from a thread): leave the signals as they are
         yield
         return
-    previous_hook, sys.unraisablehook = sys.unraisablehook, unraisable
+    global _handling_stops
+    if not _handling_stops:
+        _register_fork_hook()
+    previous_hook, sys.unraisablehook, _handling_stops = sys.unraisablehook, unraisable, True
     try:
         yield
     except RuntimeError as error:
@@ -238,7 +259,7 @@ def _signals_interrupt() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        sys.unraisablehook = previous_hook
+        sys.unraisablehook, _handling_stops = previous_hook, False
 
 
 def _interrupted(domain: Domain, args: argparse.Namespace, error: BaseException, debug: bool) -> None:
