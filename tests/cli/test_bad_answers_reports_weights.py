@@ -223,25 +223,25 @@ def planted_with_a_matching_name(case: Case):
     return argv, (*watched, case.tmp / "torch")
 
 
-def offline_without_a_copy(case: Case):
+def _offline_with_no_copy(case: Case) -> None:
+    """An empty torch cache, and no network to fill it."""
     case.torch_home()
 
     def offline(*args, **kwargs):
         raise OSError("<urlopen error [Errno -3] Temporary failure in name resolution>")
 
     case.monkeypatch.setattr("torch.hub.download_url_to_file", offline)
+
+
+def offline_without_a_copy(case: Case):
+    _offline_with_no_copy(case)
     argv, watched = case.train("--pretrained", dataset="img.npz", arch="imagenet-resnet18")
     return argv, (*watched, case.tmp / "torch")
 
 
 def proxy_offline_without_a_copy(case: Case):
     """--proxy-pretrained, not --pretrained, is what asked for the weights: the message names it."""
-    case.torch_home()
-
-    def offline(*args, **kwargs):
-        raise OSError("<urlopen error [Errno -3] Temporary failure in name resolution>")
-
-    case.monkeypatch.setattr("torch.hub.download_url_to_file", offline)
+    _offline_with_no_copy(case)
     return ["active", "--dataset", str(case.data / "img.npz"), "--arch", "imagenet-resnet18", "--proxy-arch",
             "imagenet-resnet18", "--proxy-pretrained", "--initial-subset", "10", "--round", "10",
             "--run-dir", str(case.tmp / "runs"), *TRAIN], (case.tmp / "runs", case.tmp / "torch")

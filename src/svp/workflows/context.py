@@ -9,9 +9,9 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
+from svp import progress
 from svp.data import Data
 from svp.engine.device import derive_seed
-from svp import progress
 from svp.errors import Interrupted
 from svp.learners import Environment
 from svp.rundir import PROXY, RunLock
