@@ -74,6 +74,14 @@ DEEP = "[" * 100_000 + "]" * 100_000
 
 # (id, file name, content, arch, extra argv (TEST: the test file's path), the words the message must hold)
 CASES = [
+    # tables: --id-column
+    ("id-column-missing", "reviews.csv", GOOD_CSV, TEXT_ARCH, ["--id-column", "key"],
+     "reviews.csv has no column 'key' (--id-column) ; its columns are text, label"),
+    ("id-twice", "reviews.csv", _csv([(f"{t},{i // 2}", l) for i, (t, l) in enumerate(_texts())], "text,key,label"),
+     TEXT_ARCH, ["--id-column", "key"], "reviews.csv: the id '0' names 2 rows (--id-column) ; give each row its own id"),
+    ("id-empty", "reviews.csv", _csv([(f"{t},{'' if i == 3 else i}", l) for i, (t, l) in enumerate(_texts())],
+                                      "text,key,label"),
+     TEXT_ARCH, ["--id-column", "key"], "reviews.csv:5: the row has no id in 'key' (--id-column) ; give every row an id"),
     # tables
     ("repeated-header", "reviews.csv", GOOD_CSV * 2, TEXT_ARCH, [],
      "reviews.csv:22: the row repeats the header (two files joined into one?) ; remove it"),
