@@ -3,10 +3,13 @@
 The CLI (:mod:`svp.cli`) builds these from options, taking its defaults and
 their help text from the fields here (a domain such as ``svp.cifar`` may
 override some, as data); the Python API builds them directly. Either way a
-config checks every value when it is made (type, finiteness, range), so a
-bad value fails before any data is read, with a message naming the option,
-the value and what it must be. ``to_dict`` gives the JSON saved as
-``config.json``.
+config checks every value when it is made (type, finiteness, range; see
+:mod:`svp.checks`), so a bad value fails before any data is read, with a
+message naming the option (its field in Python, its flag on the command
+line), the value and what it must be. Selection options are a section of
+their own (:class:`SelectionOptions`), like data, model and runtime.
+``to_dict`` gives the JSON saved as ``config.json``; ``from_dict`` reads it
+back, also as earlier versions of svp wrote it.
 """
 from __future__ import annotations
 
@@ -14,69 +17,15 @@ import dataclasses
 import math
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any, Iterable, NamedTuple, Optional
+from typing import Any, Optional
 
+from svp.checks import (COUNT, FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_COUNT, Range, check_number, check_numbers,
+                        check_type, named_by, option_name)
 from svp.errors import UsageError
 
-
-class Range(NamedTuple):
-    """The values a numeric option takes: integers or finite numbers, between bounds."""
-
-    integer: bool
-    low: Optional[float] = None
-    high: Optional[float] = None
-    low_open: bool = False   # low itself excluded
-    high_open: bool = False  # high itself excluded
-
-    def describe(self) -> str:
-        noun = "an integer" if self.integer else "a number"
-        if self.low is not None and self.high is not None:
-            return f"{noun} in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
-        if self.low is not None:
-            return f"{noun} {'>' if self.low_open else '>='} {self.low:g}"
-        return noun
-
-    def holds(self, value: float) -> bool:
-        above = self.low is None or (value > self.low if self.low_open else value >= self.low)
-        below = self.high is None or (value < self.high if self.high_open else value <= self.high)
-        return above and below
-
-
-COUNT = Range(integer=True, low=0)            # workers, examples split off
-POSITIVE_COUNT = Range(integer=True, low=1)   # batch sizes, subset sizes
-POSITIVE = Range(integer=False, low=0, low_open=True)
-NON_NEGATIVE = Range(integer=False, low=0)
-FRACTION = Range(integer=False, low=0, high=1)
-
-
-def check_number(option: str, value: Any, allowed: Range) -> None:
-    """Refuse ``value`` of ``option`` unless it is an int (or a finite number) that ``allowed`` holds."""
-    kinds = int if allowed.integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds):
-        raise UsageError(f"{option} {value!r} is not {'an integer' if allowed.integer else 'a number'} ; "
-                         f"give {allowed.describe()}")
-    if not math.isfinite(value):
-        raise UsageError(f"{option} {value} is not a finite number ; give {allowed.describe()}")
-    if not allowed.holds(value):
-        raise UsageError(f"{option} {value} is out of range ; give {allowed.describe()}")
-
-
-def check_numbers(option: str, values: Any, allowed: Range) -> None:
-    """Each of a repeated option's values (a tuple)."""
-    if not isinstance(values, tuple):
-        raise UsageError(f"{option} {values!r} is not a list of values ; give {option} once per value")
-    for value in values:
-        check_number(option, value, allowed)
-
-
-def check_type(option: str, value: Any, kind: type, choices: Optional[Iterable[str]] = None) -> None:
-    """Refuse a value that is not a ``kind`` (a flag's bool, a name's str), or not one of ``choices``."""
-    if not isinstance(value, kind):
-        raise UsageError(f"{option} {value!r} is not {'true or false' if kind is bool else 'a text'} ; "
-                         f"give {'--' + option[2:] + ' or --no-' + option[2:] if kind is bool else 'a name'}")
-    if choices is not None and value not in choices:
-        raise UsageError(f"{option} {value!r} is not one of {', '.join(choices)} ; choose one of them")
-
+__all__ = ["DataConfig", "ModelConfig", "RuntimeConfig", "SelectionOptions", "TrainConfig", "SelectionConfig",
+           "ActiveConfig", "CoresetConfig", "QueryConfig", "Range", "check_number", "check_numbers", "check_type",
+           "named_by", "option_name", "class_name", "to_dict", "from_dict"]
 
 MAX_IMAGE_SIZE = 4096
 
@@ -100,22 +49,22 @@ class DataConfig:
     def __post_init__(self) -> None:
         if self.eval_num_workers is None:
             object.__setattr__(self, "eval_num_workers", self.num_workers)
-        check_type("--dataset", self.dataset, str)
-        check_type("--datasets-dir", self.datasets_dir, str)
-        check_type("--augmentation", self.augmentation, bool)
-        check_type("--shuffle", self.shuffle, bool)
-        check_number("--validation", self.validation, COUNT)
-        check_number("--num-workers", self.num_workers, COUNT)
-        check_number("--eval-num-workers", self.eval_num_workers, COUNT)
+        check_type(option_name(self, "dataset"), self.dataset, str)
+        check_type(option_name(self, "datasets_dir"), self.datasets_dir, str)
+        check_type(option_name(self, "augmentation"), self.augmentation, bool)
+        check_type(option_name(self, "shuffle"), self.shuffle, bool)
+        check_number(option_name(self, "validation"), self.validation, COUNT)
+        check_number(option_name(self, "num_workers"), self.num_workers, COUNT)
+        check_number(option_name(self, "eval_num_workers"), self.eval_num_workers, COUNT)
         if self.image_size is not None:  # larger is a typo: 4096 x 4096 colour images already take 48 MiB each
-            check_number("--image-size", self.image_size, Range(integer=True, low=1, high=MAX_IMAGE_SIZE))
-        check_type("--text-column", self.text_column, str)
-        check_type("--label-column", self.label_column, str)
+            check_number(option_name(self, "image_size"), self.image_size, Range(integer=True, low=1, high=MAX_IMAGE_SIZE))
+        check_type(option_name(self, "text_column"), self.text_column, str)
+        check_type(option_name(self, "label_column"), self.label_column, str)
         if self.test_file is not None:
-            check_type("--test-file", self.test_file, str)
+            check_type(option_name(self, "test_file"), self.test_file, str)
         if self.id_column is not None:
-            check_type("--id-column", self.id_column, str)
-        object.__setattr__(self, "classes", _checked_classes(self.classes))
+            check_type(option_name(self, "id_column"), self.id_column, str)
+        object.__setattr__(self, "classes", _checked_classes(self.classes, option_name(self, "classes")))
 
 
 def class_name(raw: str) -> str:
@@ -124,16 +73,16 @@ def class_name(raw: str) -> str:
     return unicodedata.normalize("NFC", raw.strip())
 
 
-def _checked_classes(classes: Any) -> tuple[str, ...]:
-    """The --class names as :func:`class_name` writes them: two or more, each once."""
+def _checked_classes(classes: Any, option: str) -> tuple[str, ...]:
+    """The class names (``option``: --class) as :func:`class_name` writes them: two or more, each once."""
     if not isinstance(classes, tuple) or not all(isinstance(name, str) and name.strip() for name in classes):
-        raise UsageError(f"--class {classes!r} is not a list of class names ; give --class NAME once per class")
+        raise UsageError(f"{option} {classes!r} is not a list of class names ; give one name per class")
     classes = tuple(class_name(name) for name in classes)
     if classes and len(classes) < 2:
-        raise UsageError(f"--class {classes[0]} names one class ; give two or more (--class once per class)")
+        raise UsageError(f"{option} {classes[0]} names one class ; give two or more (one per class)")
     if len(set(classes)) != len(classes):
         twice = next(name for name in classes if classes.count(name) > 1)
-        raise UsageError(f"--class {twice!r} is given twice (names are compared without surrounding blanks) ; "
+        raise UsageError(f"{option} {twice!r} is given twice (names are compared without surrounding blanks) ; "
                          "give each class once")
     return classes
 
@@ -166,24 +115,25 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.eval_batch_size is None:
             object.__setattr__(self, "eval_batch_size", self.batch_size)
-        check_type("--arch", self.arch, str)
-        check_type("--optimizer", self.optimizer, str, OPTIMIZERS)
+        check_type(option_name(self, "arch"), self.arch, str)
+        check_type(option_name(self, "optimizer"), self.optimizer, str, OPTIMIZERS)
         # the batch size first: scaled learning rates (--scale-learning-rates) follow from it
-        check_number("--batch-size", self.batch_size, POSITIVE_COUNT)
-        check_number("--eval-batch-size", self.eval_batch_size, POSITIVE_COUNT)
-        _check_schedule(self.epochs, self.learning_rates)
-        check_number("--momentum", self.momentum, FRACTION)
-        check_number("--weight-decay", self.weight_decay, NON_NEGATIVE)
-        check_number("--label-smoothing", self.label_smoothing, Range(integer=False, low=0, high=1, high_open=True))
-        check_type("--fp16", self.fp16, bool)
+        check_number(option_name(self, "batch_size"), self.batch_size, POSITIVE_COUNT)
+        check_number(option_name(self, "eval_batch_size"), self.eval_batch_size, POSITIVE_COUNT)
+        _check_schedule(self.epochs, self.learning_rates, option_name(self, "epochs"), option_name(self, "learning_rates"))
+        check_number(option_name(self, "momentum"), self.momentum, FRACTION)
+        check_number(option_name(self, "weight_decay"), self.weight_decay, NON_NEGATIVE)
+        check_number(option_name(self, "label_smoothing"), self.label_smoothing, Range(integer=False, low=0, high=1, high_open=True))
+        check_type(option_name(self, "fp16"), self.fp16, bool)
         if self.loss_scale is not None:
-            check_number("--loss-scale", self.loss_scale, POSITIVE)
-        check_type("--scale-learning-rates", self.scale_learning_rates, bool)
+            check_number(option_name(self, "loss_scale"), self.loss_scale, POSITIVE)
+        check_type(option_name(self, "scale_learning_rates"), self.scale_learning_rates, bool)
         if self.weights is not None:
-            check_type("--weights", self.weights, str)
-        check_type("--pretrained", self.pretrained, bool)
+            check_type(option_name(self, "weights"), self.weights, str)
+        check_type(option_name(self, "pretrained"), self.pretrained, bool)
         if self.pretrained and self.weights is not None:
-            raise UsageError("--pretrained and --weights both say where the weights come from ; give one of them")
+            raise UsageError(f"{option_name(self, 'pretrained')} and {option_name(self, 'weights')} both say where the weights "
+                             "come from ; give one of them")
         if not isinstance(self.options, dict):
             raise UsageError(f"the learner options {self.options!r} are not a mapping of names to values")
 
@@ -199,16 +149,16 @@ class ModelConfig:
 OPTIMIZERS = ("sgd", "adam")
 
 
-def _check_schedule(epochs: Any, learning_rates: Any) -> None:
+def _check_schedule(epochs: Any, learning_rates: Any, epochs_name: str, rates_name: str) -> None:
     """The segments pair up, each epoch count is >= 0 with a positive total, each rate > 0."""
-    check_numbers("--epochs", epochs, COUNT)
-    check_numbers("--learning-rate", learning_rates, POSITIVE)
+    check_numbers(epochs_name, epochs, COUNT)
+    check_numbers(rates_name, learning_rates, POSITIVE)
     if len(epochs) != len(learning_rates):
-        raise UsageError(f"{len(epochs)} --epochs but {len(learning_rates)} --learning-rate values ; give one "
-                         "learning rate per epoch segment (e.g. --epochs 1 --learning-rate 0.01 --epochs 90 "
-                         "--learning-rate 0.1)")
+        raise UsageError(f"{len(epochs)} {epochs_name} but {len(learning_rates)} {rates_name} values ; give one "
+                         f"learning rate per epoch segment (e.g. {epochs_name} 1 {rates_name} 0.01 {epochs_name} 90 "
+                         f"{rates_name} 0.1)")
     if sum(epochs) <= 0:
-        raise UsageError(f"--epochs {' '.join(map(str, epochs)) or '(none)'} trains for no epoch ; give at least "
+        raise UsageError(f"{epochs_name} {' '.join(map(str, epochs)) or '(none)'} trains for no epoch ; give at least "
                          "one segment of one epoch or more")
 
 
@@ -222,18 +172,28 @@ class RuntimeConfig:
     track_test_acc: bool = True
     quiet: bool = False
     resume: Optional[str] = None
+    tensorboard: Optional[str] = None  # a folder: the run's events as TensorBoard scalars (svp[tracking])
+    mlflow: Optional[str] = None  # an MLflow tracking URI ("": MLflow's default); None: off
+    plugins: tuple[str, ...] = ()  # modules imported before the run (they register models, methods, ...)
 
     def __post_init__(self) -> None:
-        check_type("--run-dir", self.run_dir, str)
+        check_type(option_name(self, "run_dir"), self.run_dir, str)
         if self.seed is not None:
-            check_number("--seed", self.seed, COUNT)
-        check_type("--cuda", self.cuda, bool)
-        check_numbers("--device", self.devices, COUNT)
-        check_type("--checkpoint", self.checkpoint, str, CHECKPOINTS)
-        check_type("--track-test-acc", self.track_test_acc, bool)
-        check_type("--quiet", self.quiet, bool)
+            check_number(option_name(self, "seed"), self.seed, COUNT)
+        check_type(option_name(self, "cuda"), self.cuda, bool)
+        check_numbers(option_name(self, "devices"), self.devices, COUNT)
+        check_type(option_name(self, "checkpoint"), self.checkpoint, str, CHECKPOINTS)
+        check_type(option_name(self, "track_test_acc"), self.track_test_acc, bool)
+        check_type(option_name(self, "quiet"), self.quiet, bool)
         if self.resume is not None:
-            check_type("--resume", self.resume, str)
+            check_type(option_name(self, "resume"), self.resume, str)
+        if self.tensorboard is not None:
+            check_type(option_name(self, "tensorboard"), self.tensorboard, str)
+        if self.mlflow is not None:
+            check_type(option_name(self, "mlflow"), self.mlflow, str)
+        if not isinstance(self.plugins, tuple) or not all(isinstance(name, str) for name in self.plugins):
+            raise UsageError(f"{option_name(self, 'plugins')} {self.plugins!r} is not a list of module names ; give one "
+                             "module name per plugin")
 
 
 CHECKPOINTS = ("best", "all", "last")
@@ -250,6 +210,53 @@ class TrainConfig:
         _check_sections(self)
 
 
+SAMPLINGS = ("top", "power", "softmax")
+KEEPS = ("hardest", "easiest")
+
+
+@dataclass(frozen=True)
+class SelectionOptions:
+    """How a proxy's outputs become a selection: the method and the options of ranking by its scores.
+
+    ``keep``, ``class_balance`` and ``sampling`` apply to scored methods;
+    ``candidates`` to active learning and the labeling loop (score only a
+    seeded random sample of that many unlabeled examples per round);
+    ``mc_*`` to BALD; ``score_*`` to EL2N and GraNd in core-set selection
+    (``score_epoch`` None: 10% of the proxy's epochs, at least 1, as Paul et
+    al. (2021) score at epoch 20 of 200). ``options`` holds the options of a
+    method's own (its ``Method.options``), by name.
+    """
+
+    method: str = "least_confidence"
+    sampling: str = "top"  # a scored method's top-k, or a draw by score (Kirsch et al. 2023)
+    sampling_beta: float = 1.0  # the draw's inverse temperature (power: score ** beta; softmax: exp(beta score))
+    keep: str = "hardest"  # keep the highest scores, or the lowest
+    class_balance: bool = False  # each class keeps its share of the budget
+    candidates: Optional[int] = None
+    mc_samples: int = 20  # BALD: Monte-Carlo dropout samples per example
+    mc_dropout: float = 0.5  # BALD: dropout on the classifier's input of a proxy without dropout (training too)
+    score_epoch: Optional[int] = None  # EL2N/GraNd: epochs the scoring proxies train
+    score_seeds: int = 1  # EL2N/GraNd: scoring proxies (seeds) the scores are averaged over
+    options: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_type(option_name(self, "method"), self.method, str)
+        check_type(option_name(self, "sampling"), self.sampling, str, SAMPLINGS)
+        check_number(option_name(self, "sampling_beta"), self.sampling_beta, POSITIVE)
+        check_type(option_name(self, "keep"), self.keep, str, KEEPS)
+        check_type(option_name(self, "class_balance"), self.class_balance, bool)
+        if self.candidates is not None:
+            check_number(option_name(self, "candidates"), self.candidates, POSITIVE_COUNT)
+        check_number(option_name(self, "mc_samples"), self.mc_samples, POSITIVE_COUNT)
+        check_number(option_name(self, "mc_dropout"), self.mc_dropout,
+                     Range(integer=False, low=0, high=1, low_open=True, high_open=True))
+        if self.score_epoch is not None:
+            check_number(option_name(self, "score_epoch"), self.score_epoch, POSITIVE_COUNT)
+        check_number(option_name(self, "score_seeds"), self.score_seeds, POSITIVE_COUNT)
+        if not isinstance(self.options, dict):
+            raise UsageError(f"the method options {self.options!r} are not a mapping of names to values")
+
+
 @dataclass(frozen=True)
 class SelectionConfig:
     """What active learning and core-set selection share: a proxy selects, a target trains on it.
@@ -262,31 +269,18 @@ class SelectionConfig:
     target: ModelConfig = ModelConfig()
     proxy: ModelConfig = ModelConfig()
     runtime: RuntimeConfig = RuntimeConfig()
-    selection_method: str = "least_confidence"
+    selection: SelectionOptions = SelectionOptions()
     precomputed_selection: Optional[str] = None
     train_target: bool = True
     proxy_dataset: Optional[str] = None  # the proxy's own view of the same examples (e.g. embeddings)
-    sampling: str = "top"  # a scored method's top-k, or a draw by score (Kirsch et al. 2023)
-    sampling_beta: float = 1.0  # the draw's inverse temperature (power: score ** beta; softmax: exp(beta score))
-    mc_samples: int = 20  # BALD: Monte-Carlo dropout samples per example
-    mc_dropout: float = 0.5  # BALD: dropout on the classifier's input of a proxy without dropout (training too)
 
     def __post_init__(self) -> None:
         _check_sections(self)
-        check_type("--selection-method", self.selection_method, str)
-        check_type("--sampling", self.sampling, str, SAMPLINGS)
-        check_number("--sampling-beta", self.sampling_beta, POSITIVE)
-        check_number("--mc-samples", self.mc_samples, POSITIVE_COUNT)
-        check_number("--mc-dropout", self.mc_dropout, Range(integer=False, low=0, high=1, low_open=True,
-                                                             high_open=True))
         if self.proxy_dataset is not None:
-            check_type("--proxy-dataset", self.proxy_dataset, str)
+            check_type(option_name(self, "proxy_dataset"), self.proxy_dataset, str)
         if self.precomputed_selection is not None:
-            check_type("--precomputed-selection", self.precomputed_selection, str)
-        check_type("--train-target", self.train_target, bool)
-
-
-SAMPLINGS = ("top", "power", "softmax")
+            check_type(option_name(self, "precomputed_selection"), self.precomputed_selection, str)
+        check_type(option_name(self, "train_target"), self.train_target, bool)
 
 
 @dataclass(frozen=True)
@@ -294,24 +288,23 @@ class ActiveConfig(SelectionConfig):
     initial_subset: int = 1000
     rounds: tuple[int, ...] = (4000, 5000, 5000, 5000, 5000)
     eval_target_at: tuple[int, ...] = ()
-    candidates: Optional[int] = None  # score only a seeded random sample of this many unlabeled examples per round
     workflow: str = "active"
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_number("--initial-subset", self.initial_subset, POSITIVE_COUNT)
-        check_numbers("--round", self.rounds, POSITIVE_COUNT)
-        check_numbers("--eval-target-at", self.eval_target_at, POSITIVE_COUNT)
-        if self.candidates is not None:
-            check_number("--candidates", self.candidates, POSITIVE_COUNT)
-            if self.rounds and self.candidates < max(self.rounds):
-                raise UsageError(f"--candidates {self.candidates} is smaller than the round of {max(self.rounds)} "
-                                 "examples ; give at least the largest --round (a few times it, to leave a choice)")
+        check_number(option_name(self, "initial_subset"), self.initial_subset, POSITIVE_COUNT)
+        check_numbers(option_name(self, "rounds"), self.rounds, POSITIVE_COUNT)
+        check_numbers(option_name(self, "eval_target_at"), self.eval_target_at, POSITIVE_COUNT)
+        candidates = self.selection.candidates
+        if candidates is not None and self.rounds and candidates < max(self.rounds):
+            raise UsageError(f"{option_name(self.selection, 'candidates')} {candidates} is smaller than the round of "
+                             f"{max(self.rounds)} examples ; give at least the largest {option_name(self, 'rounds')} (a few "
+                             "times it, to leave a choice)")
         sizes = self.budgets
         for size in self.eval_target_at:
             # a replay's sizes are those of the run it replays (checked there)
             if self.precomputed_selection is None and size not in sizes:
-                raise UsageError(f"--eval-target-at {size} is not a labeled-set size "
+                raise UsageError(f"{option_name(self, 'eval_target_at')} {size} is not a labeled-set size "
                                  f"({', '.join(map(str, sizes))}) ; give one of them")
 
     @property
@@ -325,36 +318,25 @@ class ActiveConfig(SelectionConfig):
 
 @dataclass(frozen=True)
 class CoresetConfig(SelectionConfig):
-    """Core-set selection; ``keep``, ``class_balance`` apply to scored methods, ``score_*`` to EL2N and GraNd.
-
-    ``score_epoch`` None resolves to 10% of the proxy's epochs (at least 1),
-    as Paul et al. (2021) score at epoch 20 of 200.
-    """
+    """Core-set selection: a proxy trained on the whole pool keeps ``subset`` examples of it."""
 
     subset: int = 25000
-    selection_method: str = "forgetting_events"
-    keep: str = "hardest"  # keep the highest scores, or the lowest
-    class_balance: bool = False  # each class keeps its share of --subset
-    score_epoch: Optional[int] = None  # EL2N/GraNd: epochs the scoring proxies train
-    score_seeds: int = 1  # EL2N/GraNd: scoring proxies (seeds) the scores are averaged over
+    selection: SelectionOptions = SelectionOptions(method="forgetting_events")
     workflow: str = "coreset"
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_number("--subset", self.subset, POSITIVE_COUNT)
-        check_type("--keep", self.keep, str, KEEPS)
-        check_type("--class-balance", self.class_balance, bool)
-        check_number("--score-seeds", self.score_seeds, POSITIVE_COUNT)
-        total = sum(self.proxy.epochs)
-        if self.score_epoch is None:
-            object.__setattr__(self, "score_epoch", max(1, math.ceil(total / 10)))
-        check_number("--score-epoch", self.score_epoch, POSITIVE_COUNT)
-        if self.score_epoch > total:
-            raise UsageError(f"--score-epoch {self.score_epoch} is past the proxy's {total} epochs ; give at most "
-                             f"{total} (EL2N and GraNd score early in training)")
-
-
-KEEPS = ("hardest", "easiest")
+        check_number(option_name(self, "subset"), self.subset, POSITIVE_COUNT)
+        total, selection = sum(self.proxy.epochs), self.selection
+        if selection.score_epoch is None:
+            selection = dataclasses.replace(selection, score_epoch=max(1, math.ceil(total / 10)))
+            object.__setattr__(self, "selection", selection)
+        if selection.score_epoch > total:
+            raise UsageError(f"{option_name(selection, 'score_epoch')} {selection.score_epoch} is past the proxy's {total} "
+                             f"epochs ; give at most {total} (EL2N and GraNd score early in training)")
+        if selection.candidates is not None:
+            raise UsageError(f"{option_name(selection, 'candidates')} samples the unlabeled pool of active learning ; "
+                             "core-set selection scores the whole pool: drop it")
 
 
 @dataclass(frozen=True)
@@ -363,7 +345,7 @@ class QueryConfig(SelectionConfig):
 
     ``labels`` (a file of answers) and ``train_target`` say what one call
     does, not what the run is: a resumed query takes them from its command
-    line (see :data:`PER_CALL`).
+    line (see the ``per_call`` of its workflow record).
     """
 
     budget: int = 100
@@ -372,26 +354,25 @@ class QueryConfig(SelectionConfig):
     labels: Optional[str] = None
     format: str = "csv"
     train_target: bool = False
-    candidates: Optional[int] = None  # score only a seeded random sample of this many unlabeled examples per round
     workflow: str = "query"
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_number("--budget", self.budget, POSITIVE_COUNT)
-        if self.candidates is not None:
-            check_number("--candidates", self.candidates, POSITIVE_COUNT)
-            if self.candidates < self.budget:
-                raise UsageError(f"--candidates {self.candidates} is smaller than --budget {self.budget} ; give "
-                                 "at least as many candidates as a question asks for")
+        check_number(option_name(self, "budget"), self.budget, POSITIVE_COUNT)
+        candidates = self.selection.candidates
+        if candidates is not None and candidates < self.budget:
+            raise UsageError(f"{option_name(self.selection, 'candidates')} {candidates} is smaller than "
+                             f"{option_name(self, 'budget')} {self.budget} ; give at least as many candidates as a "
+                             "question asks for")
         if self.initial_subset is not None:
-            check_number("--initial-subset", self.initial_subset, POSITIVE_COUNT)
-        check_type("--cold-start", self.cold_start, str, COLD_STARTS)
+            check_number(option_name(self, "initial_subset"), self.initial_subset, POSITIVE_COUNT)
+        check_type(option_name(self, "cold_start"), self.cold_start, str, COLD_STARTS)
         if self.labels is not None:
-            check_type("--labels", self.labels, str)
-        check_type("--format", self.format, str, QUERY_FORMATS)
+            check_type(option_name(self, "labels"), self.labels, str)
+        check_type(option_name(self, "format"), self.format, str, QUERY_FORMATS)
         if self.precomputed_selection is not None:
-            raise UsageError("--precomputed-selection replays a selection ; `query` asks a person for labels: "
-                             "drop it (replay with `svp active --precomputed-selection`)")
+            raise UsageError(f"{option_name(self, 'precomputed_selection')} replays a selection ; `query` asks a person "
+                             "for labels: drop it (replay with `svp active --precomputed-selection`)")
 
     @property
     def first_question(self) -> int:
@@ -401,8 +382,6 @@ class QueryConfig(SelectionConfig):
 
 COLD_STARTS = ("random", "kcenters", "typiclust")  # how the first question is chosen when nothing is labeled
 QUERY_FORMATS = ("csv", "label-studio")  # what a question is written as (a CSV always; Label Studio's tasks too)
-#: The fields of a workflow's config that say what one call does (taken from its command line on --resume).
-PER_CALL = {"query": ("labels", "train_target")}
 
 
 def _check_sections(config: Any) -> None:
@@ -421,9 +400,14 @@ def to_dict(config: Any) -> dict:
 
 #: The sections of a workflow config, by field name.
 SECTIONS = {"data": DataConfig, "target": ModelConfig, "proxy": ModelConfig, "model": ModelConfig,
-            "runtime": RuntimeConfig}
+            "runtime": RuntimeConfig, "selection": SelectionOptions}
 # config.json keys written by svp 0.1.0 under another name: old -> new
 _RENAMED_KEYS = {ModelConfig: {"fasttext": "options"}}
+# the selection options a workflow's config.json held at its top level before they had a section: old -> new
+_SELECTION_KEYS = {"selection_method": "method", "sampling": "sampling", "sampling_beta": "sampling_beta",
+                   "keep": "keep", "class_balance": "class_balance", "candidates": "candidates",
+                   "mc_samples": "mc_samples", "mc_dropout": "mc_dropout", "score_epoch": "score_epoch",
+                   "score_seeds": "score_seeds"}
 
 
 def from_dict(cls: type, values: dict) -> Any:
@@ -431,6 +415,8 @@ def from_dict(cls: type, values: dict) -> Any:
     if not isinstance(values, dict):
         raise UsageError(f"{values!r} is not a mapping of {cls.__name__} options")
     values = {_RENAMED_KEYS.get(cls, {}).get(key, key): value for key, value in values.items()}
+    if any(f.name == "selection" for f in dataclasses.fields(cls)):
+        values = _selection_section(values)
     kwargs = {}
     for f in dataclasses.fields(cls):
         if f.name not in values:
@@ -443,3 +429,14 @@ def from_dict(cls: type, values: dict) -> Any:
             value = tuple(value)
         kwargs[f.name] = value
     return cls(**kwargs)
+
+
+def _selection_section(values: dict) -> dict:
+    """A workflow config's values with the selection options of an earlier svp (at the top level) moved into
+    their section."""
+    moved = {new: values[old] for old, new in _SELECTION_KEYS.items() if old in values}
+    if not moved:
+        return values
+    kept = {key: value for key, value in values.items() if key not in _SELECTION_KEYS}
+    section = values.get("selection")
+    return {**kept, "selection": {**moved, **(section if isinstance(section, dict) else {})}}

@@ -101,9 +101,9 @@ def test_defaults_are_the_originals():
     assert (target.batch_size, target.eval_batch_size) == (128, 128)
     assert active.proxy == target and active.proxy.options == {}
     assert (active.initial_subset, active.rounds) == (72_000, (288_000, 360_000, 360_000, 360_000, 360_000))
-    assert active.selection_method == "least_confidence"
+    assert active.selection.method == "least_confidence"
     coreset = parse("coreset")
-    assert (coreset.subset, coreset.selection_method) == (1_800_000, "least_confidence")
+    assert (coreset.subset, coreset.selection.method) == (1_800_000, "least_confidence")
 
 
 def test_fasttext_proxy_options():
@@ -140,20 +140,20 @@ def test_fasttext_command_parses_to_active_learning():
                    "--epochs", "3", "--learning-rate", "0.1", "--dim", "16", "--seed", "5")
     assert isinstance(config, ActiveConfig)
     assert (config.initial_subset, config.rounds) == (72_000, (288_000, 360_000))
-    assert config.selection_method == "least_confidence" and not config.train_target
+    assert config.selection.method == "least_confidence" and not config.train_target
     assert config.proxy.arch == "fasttext"
     assert config.proxy.options["dim"] == 16
     assert (config.proxy.options["epochs"], config.proxy.options["learning_rate"]) == (3, 0.1)
     assert (config.runtime.run_dir, config.runtime.seed, config.runtime.cuda) == ("fasttext", 5, False)
     default = parse("fasttext")
     assert default.budgets == [72_000, 360_000, 720_000, 1_080_000, 1_440_000, 1_800_000]
-    assert default.selection_method == "entropy"
+    assert default.selection.method == "entropy"
 
 
 def test_fasttext_command_parses_decreasing_sizes_to_coreset():
     config = parse("fasttext", "--size", "3600000", "--size", "2160000")
     assert isinstance(config, CoresetConfig)
-    assert (config.subset, config.selection_method, config.train_target) == (2_160_000, "entropy", False)
+    assert (config.subset, config.selection.method, config.train_target) == (2_160_000, "entropy", False)
 
 
 @pytest.mark.parametrize("values, message", [
@@ -264,7 +264,7 @@ def test_fasttext_command_writes_an_active_run(fasttext_run, reviews_dir):
     config = json.loads((fasttext_run / "config.json").read_text())
     assert config["proxy"]["options"] == {"dim": 10, "ngrams": 2, "min_count": 1, "bucket": 1000,
                                            "threads": 1, "epochs": 20, "learning_rate": 0.3}
-    assert (config["workflow"], config["train_target"], config["selection_method"]) == ("active", False,
+    assert (config["workflow"], config["train_target"], config["selection"]["method"]) == ("active", False,
                                                                                          "entropy")
 
 

@@ -183,9 +183,9 @@ def test_short_flags_are_announced(caplog, tmp_path, capsys):
 
 def test_the_originals_entry_points_keep_its_defaults():
     coreset = parse(["coreset"])  # python -m svp.cifar coreset: 10,000 by least confidence, as the original
-    assert (coreset.subset, coreset.selection_method) == (10_000, "least_confidence")
+    assert (coreset.subset, coreset.selection.method) == (10_000, "least_confidence")
     generic = parse(["coreset"], GENERIC)  # svp's own: 25,000 by forgetting events
-    assert (generic.subset, generic.selection_method) == (25_000, "forgetting_events")
+    assert (generic.subset, generic.selection.method) == (25_000, "forgetting_events")
     config = parse(["active", "-b", "64", "--proxy-batch-size", "32"])
     # the evaluation batch size follows --batch-size, and the proxy's the target's (the original's override_option)
     assert (config.target.eval_batch_size, config.proxy.eval_batch_size) == (64, 64)

@@ -75,7 +75,7 @@ def test_arrays_from_python_registered_under_a_name(registry, tmp_path):
         target=ModelConfig(arch="mlp", epochs=(2,), learning_rates=(0.05,), batch_size=32),
         proxy=ModelConfig(arch="logistic", epochs=(2,), learning_rates=(0.05,), batch_size=32),
         runtime=RuntimeConfig(run_dir=str(tmp_path), seed=1, cuda=False, quiet=True),
-        initial_subset=40, rounds=(40,), selection_method="entropy"))
+        initial_subset=40, rounds=(40,), selection=svp.SelectionOptions(method="entropy"))).run
     assert column(run, "target.csv") == [80]
     with pytest.raises(ValueError, match="a dataset named 'mine' exists"):
         register("mine", from_arrays(x, y))
@@ -176,7 +176,7 @@ def test_a_torch_dataset_through_from_torch(registry, tmp_path):
         target=ModelConfig(arch="mlp-head", epochs=(2,), learning_rates=(0.05,), batch_size=32),
         proxy=ModelConfig(arch="linear-head", epochs=(2,), learning_rates=(0.05,), batch_size=32),
         runtime=RuntimeConfig(run_dir=str(tmp_path), seed=1, cuda=False, quiet=True),
-        initial_subset=30, rounds=(30,), selection_method="kcenters"))
+        initial_subset=30, rounds=(30,), selection=svp.SelectionOptions(method="kcenters"))).run
     (target,) = rows(run / "target.csv")
     assert float(target["test_accuracy"]) > 0.5  # three clusters; chance is 1/3
     with pytest.raises(UsageError, match="an item's input is list"):
@@ -192,7 +192,7 @@ def test_class_names_for_arrays_nobody_has_labeled_yet(tmp_path):
     np.savez(tmp_path / "some.npz", x=x, y=np.array([2] + [-1] * 29))
     with pytest.raises(UsageError, match=r"label 2 is beyond the 2 classes --class names \(labels 0..1\)"):
         open_dataset(DataConfig(dataset=str(tmp_path / "some.npz"), classes=("cat", "dog")))
-    for classes, message in ((("cat",), "names one class"), (("cat", "cat"), "--class 'cat' is given twice"),
+    for classes, message in ((("cat",), "names one class"), (("cat", "cat"), "DataConfig.classes 'cat' is given twice"),
                              (("cat", " "), "is not a list of class names")):
         with pytest.raises(UsageError, match=message):
             DataConfig(dataset="x.npz", classes=classes)

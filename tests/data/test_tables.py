@@ -75,7 +75,7 @@ def test_a_fasttext_proxy_on_a_table(tmp_path):
         target=svp.ModelConfig(arch="vdcnn9-maxpool-lite", epochs=(1,), learning_rates=(0.01,), batch_size=8),
         proxy=fasttext_config({"bucket": 1000, "threads": 1, "epochs": 20, "learning_rate": 0.5}),
         runtime=svp.RuntimeConfig(run_dir=str(tmp_path / "runs"), seed=0, cuda=False, quiet=True),
-        initial_subset=20, rounds=(10,), selection_method="entropy"))
+        initial_subset=20, rounds=(10,), selection=svp.SelectionOptions(method="entropy"))).run
     assert column(run, "proxy.csv") == [20, 30] and column(run, "target.csv") == [30]
 
 

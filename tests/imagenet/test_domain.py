@@ -112,9 +112,9 @@ def test_original_defaults() -> None:
         assert model.scale_learning_rates
     assert config.data.dataset == "imagenet"
     assert (config.initial_subset, config.rounds) == (25_623, (102_493, 128_117, 128_117, 128_117, 128_117))
-    assert config.selection_method == "least_confidence"
+    assert config.selection.method == "least_confidence"
     coreset = parse("coreset")
-    assert (coreset.subset, coreset.selection_method) == (512_466, "least_confidence")
+    assert (coreset.subset, coreset.selection.method) == (512_466, "least_confidence")
 
 
 def test_scale_learning_rates_by_batch_over_256() -> None:

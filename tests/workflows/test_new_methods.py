@@ -46,13 +46,14 @@ def test_a_bald_proxy_trains_with_the_dropout_it_samples(cifar_dir, tmp_path, mo
 
 
 def test_candidates_are_a_seeded_sorted_sample_of_the_unlabeled():
-    ctx = SimpleNamespace(config=SimpleNamespace(candidates=5), seed_for=lambda phase, n: 17 + n)
+    ctx = SimpleNamespace(config=SimpleNamespace(selection=SimpleNamespace(candidates=5)),
+                          seed_for=lambda phase, n: 17 + n)
     unlabeled = np.arange(100, 200)
     first = sample_candidates(ctx, unlabeled, 40)
     assert len(first) == 5 and np.isin(first, unlabeled).all() and (np.diff(first) > 0).all()
     np.testing.assert_array_equal(first, sample_candidates(ctx, unlabeled, 40))
     assert not np.array_equal(first, sample_candidates(ctx, unlabeled, 41))  # another round, another sample
-    ctx.config.candidates = None
+    ctx.config.selection.candidates = None
     np.testing.assert_array_equal(sample_candidates(ctx, unlabeled, 40), unlabeled)
 
 
@@ -137,8 +138,8 @@ def test_early_schedule_cuts_the_segments_after_the_score_epoch():
 def test_score_epoch_defaults_to_a_tenth_of_the_proxys_epochs():
     from svp.config import CoresetConfig, ModelConfig
 
-    assert CoresetConfig().score_epoch == 19  # ceil(181 / 10)
-    assert CoresetConfig(proxy=ModelConfig(epochs=(3,), learning_rates=(0.1,))).score_epoch == 1
+    assert CoresetConfig().selection.score_epoch == 19  # ceil(181 / 10)
+    assert CoresetConfig(proxy=ModelConfig(epochs=(3,), learning_rates=(0.1,))).selection.score_epoch == 1
 
 
 def test_timed_select_scores_only_the_candidates():
@@ -153,7 +154,9 @@ def test_timed_select_scores_only_the_candidates():
             probs = np.linspace(0.5, 1.0, len(indices))
             return Outputs(np.asarray(indices), np.stack([probs, 1 - probs], axis=1))
 
-    ctx = SimpleNamespace(config=SimpleNamespace(candidates=10, sampling="top", sampling_beta=1.0),
+    from svp.config import SelectionOptions
+
+    ctx = SimpleNamespace(config=SimpleNamespace(selection=SelectionOptions(candidates=10)),
                           seed_for=lambda phase, n: 5)
     unlabeled = np.arange(1000, 1100)
     picks, row, _ = timed_select(ctx, Learner(), "least_confidence", unlabeled, 4, np.arange(3))

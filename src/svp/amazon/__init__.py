@@ -19,7 +19,7 @@ AMAZON_DEFAULTS = {
     "dataset": "amazon_review_polarity", "arch": "vdcnn9-maxpool",
     "epochs": (3, 3, 3, 3, 3), "learning_rates": (0.01, 0.005, 0.0025, 0.00125, 0.000625),
     "weight_decay": 1e-4,
-    "selection_method": "least_confidence",  # for active learning and core-sets alike
+    "method": "least_confidence",  # for active learning and core-sets alike
     "initial_subset": 72_000, "rounds": (288_000, 360_000, 360_000, 360_000, 360_000),
     "subset": 1_800_000,
 }

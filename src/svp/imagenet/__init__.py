@@ -21,7 +21,7 @@ IMAGENET_DEFAULTS = {
     "scale_learning_rates": True, "weight_decay": 1e-4,
     "batch_size": 256,  # the evaluation batch size follows it unless given
     "label_smoothing": 0.1, "loss_scale": 256.0,
-    "selection_method": "least_confidence",  # for active learning and core-sets alike
+    "method": "least_confidence",  # for active learning and core-sets alike
     "initial_subset": 25_623, "rounds": (102_493, 128_117, 128_117, 128_117, 128_117),
     "subset": 512_466,
 }

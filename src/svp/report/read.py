@@ -1,7 +1,7 @@
 """Run directories -> :class:`RunSummary`: what each run says, in fractions and seconds.
 
-Reads the run directories that :mod:`svp.workflows` write (see the "Run
-directory contract" in DESIGN.md) and those of the original implementation
+Reads the run directories that :mod:`svp.workflows` write (every name in
+them comes from :mod:`svp.rundir`) and those of the original implementation
 (stanford-futuredata/selection-via-proxy), and summarises each run: accuracy
 of the proxy and the target at each number of labeled examples, and where
 the time went (proxy training, selection inference and ranking, target
@@ -11,9 +11,10 @@ Formats read
 ------------
 ``config.json``
     Nested (ours: ``{"workflow", "data": {"dataset"}, "target": {"arch"},
-    "proxy": {"arch"}, "selection_method", "data_identity": {"fingerprint"},
+    "proxy": {"arch"}, "selection": {"method"}, "data_identity": {"fingerprint"},
     ...}``; a train run has ``"model"``; runs before data identity have no
-    ``data_identity``)
+    ``data_identity``, and those before the selection section a top-level
+    ``"selection_method"``)
     or flat (the original's: ``{"dataset", "arch", "proxy_arch",
     "selection_method", "initial_subset", "rounds", "subset", ...}``; the
     workflow is inferred: ``rounds``/``initial_subset`` -> active,
@@ -235,7 +236,7 @@ def _describe(config: dict, is_train: bool) -> dict[str, Optional[str]]:
                 "dataset": config["data"].get("dataset"),
                 "target_arch": model.get("arch"),
                 "proxy_arch": (config.get("proxy") or {}).get("arch"),
-                "method": config.get("selection_method")}
+                "method": _method(config)}
     if "rounds" in config or "initial_subset" in config:
         workflow = "active"
     elif "subset" in config:
@@ -245,6 +246,13 @@ def _describe(config: dict, is_train: bool) -> dict[str, Optional[str]]:
     return {"workflow": config.get("workflow", workflow), "dataset": config.get("dataset"),
             "target_arch": config.get("arch"), "proxy_arch": config.get("proxy_arch"),
             "method": config.get("selection_method")}
+
+
+def _method(config: dict) -> Optional[str]:
+    """The selection method of a nested config: in its selection section, or (svp before that section) at its
+    top level."""
+    section = config.get("selection")
+    return section.get("method") if isinstance(section, dict) else config.get("selection_method")
 
 
 def _replayed(run_dir: str) -> dict[str, Optional[str]]:
