@@ -1,6 +1,7 @@
 """fastText proxy: training on raw texts, probabilities in class-id order."""
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -93,7 +94,9 @@ def test_normalize_matches_original_rules():
 def test_options_and_registry():
     options = FastTextProxy.from_options({"dim": "5", "learning_rate": "0.1"}).options
     assert (options.dim, options.learning_rate, options.bucket) == (5, 0.1, 10_000_000)
-    assert FastTextProxy.from_options({"seed": 3}, seed=2**40 + 5).options.seed == 2**40 + 5
+    assert FastTextProxy.from_options({}, seed=2**40 + 5).seed == 2**40 + 5
+    with pytest.raises(UsageError, match="unknown fastText option"):  # the seed is the run's, not an option
+        FastTextProxy.from_options({"seed": 3})
     with pytest.raises(UsageError, match="dim='x' is not int"):
         FastTextProxy.from_options({"dim": "x"})
     with pytest.raises(UsageError, match="unknown fastText option"):
@@ -126,3 +129,39 @@ def test_a_torch_schedule_is_not_silently_ignored():
     FastTextLearner.check(fasttext_config({"epochs": 3}), "--proxy-arch", "entropy")  # its own schedule: fine
     with pytest.raises(UsageError, match=r"trains 5 epochs at 0.05 \(its options\), not the schedule"):
         FastTextLearner.check(ModelConfig(arch=FASTTEXT_ARCH), "--proxy-arch", "entropy")
+
+
+def test_configure_takes_the_schedule_from_the_options():
+    from svp.config import ModelConfig
+    from svp.learners.fasttext import FastTextLearner
+
+    inherited = ModelConfig(arch=FASTTEXT_ARCH, epochs=(3, 3), learning_rates=(0.1, 0.01), options={"epochs": 7})
+    made = FastTextLearner.configure(inherited)
+    assert (made.epochs, made.learning_rates) == ((7,), (0.05,))
+    assert made.options == {"dim": 10, "ngrams": 2, "min_count": 1, "bucket": 10_000_000, "threads": 4,
+                            "epochs": 7, "learning_rate": 0.05}
+    FastTextLearner.check(made, "--proxy-arch", "entropy")  # consistent: accepted
+    assert FastTextLearner.configure(made) == made
+
+
+def test_options_of_another_kind_or_type_are_refused_by_name():
+    from svp.config import ModelConfig
+    from svp.learners.fasttext import FastTextLearner, fasttext_config
+    from svp.learners.torch import TorchLearner
+
+    with pytest.raises(UsageError, match=r"unknown option\(s\) dimension for --proxy-arch fasttext; choose from: "
+                                         r"dim, ngrams, min_count"):
+        FastTextLearner.check(replace(fasttext_config({}), options={"dimension": 3}), "--proxy-arch", None)
+    with pytest.raises(UsageError, match=r"option dim='3' of --proxy-arch fasttext is not int"):
+        FastTextLearner.check_options({"dim": "3"}, "--proxy-arch", "fasttext")
+    with pytest.raises(UsageError, match=r"--arch resnet20 takes no options, got dim"):
+        TorchLearner.check(ModelConfig(arch="resnet20", options={"dim": 3}), "--arch", None)
+
+
+def test_fasttext_serves_only_methods_of_probabilities():
+    from svp.learners.fasttext import FastTextLearner, fasttext_config
+
+    with pytest.raises(UsageError, match=r"--proxy-arch fasttext gives class probabilities only, so it cannot select "
+                                         r"by kcenters \(it needs features\); choose --selection-method "
+                                         r"least_confidence, entropy, margin or random"):
+        FastTextLearner.check(fasttext_config({}), "--proxy-arch", "kcenters")

@@ -1,9 +1,10 @@
-"""Torch learners: your own architectures, starting weights, and what k-centers needs of a model."""
+"""Torch learners: your own architectures, starting weights, what methods that need features need of a model."""
 from __future__ import annotations
 
 import os
 import pickle
 import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,7 +12,7 @@ from torch import nn
 
 import svp.cifar
 from svp.cli import main
-from svp.config import ActiveConfig, DataConfig, ModelConfig, RuntimeConfig
+from svp.config import ActiveConfig, DataConfig, ModelConfig, RuntimeConfig, SelectionOptions
 from svp.errors import UsageError
 from svp.learners.torch import load_weights, read_weights, starting_model
 from svp.models import MODALITIES, MODELS, create_model, register
@@ -42,11 +43,11 @@ def registry():
 def test_a_model_registered_at_run_time_runs_active_learning(registry, cifar_dir, tmp_path):
     register("tiny", lambda num_classes, in_channels: Tiny(num_classes, in_channels))
     schedule = dict(epochs=(2,), learning_rates=(0.05,), batch_size=32)
-    run = run_active(ActiveConfig(
+    run = Path(run_active(ActiveConfig(
         data=DataConfig(dataset="cifar10", datasets_dir=str(cifar_dir)),
         target=ModelConfig(arch="mlp", **schedule), proxy=ModelConfig(arch="tiny", **schedule),
         runtime=RuntimeConfig(run_dir=str(tmp_path), seed=0, cuda=False, quiet=True),
-        initial_subset=40, rounds=(20, 20), selection_method="kcenters"))
+        initial_subset=40, rounds=(20, 20), selection=SelectionOptions(method="kcenters"))))
     assert column(run, "proxy.csv") == [40, 60, 80] and column(run, "target.csv") == [60, 80]
     assert column(run, "selection.csv") == [60, 80]
 
@@ -141,7 +142,7 @@ def test_pretrained_weights_load_and_offline_says_what_to_do(monkeypatch, tmp_pa
         starting_model(ModelConfig(arch="imagenet-resnet18", pretrained=True), data, "--proxy-arch")
     with pytest.raises(UsageError, match="--pretrained: mlp has no published weights"):
         TorchLearner.check(ModelConfig(arch="mlp", pretrained=True), "--arch", None)
-    with pytest.raises(UsageError, match="--pretrained and --weights both"):
+    with pytest.raises(UsageError, match=r"pretrained and \S*weights both say where the weights come from"):
         ModelConfig(pretrained=True, weights=str(tmp_path / "w.pt"))
 
 
@@ -189,3 +190,21 @@ def test_weights_that_are_not_a_state_dict_are_refused_by_name(tmp_path, content
     with pytest.raises(UsageError, match=rf"--weights {path} .*{re.escape(expected)}.* ; give a file saved by "
                                          r"torch\.save"):
         read_weights(path, f"--weights {path}")
+
+
+def test_training_reports_a_result_and_keeps_the_model(fashion_env, tmp_path):
+    from svp.data import open_dataset
+    from svp.learners import TrainResult
+    from svp.learners.base import Environment
+    from svp.learners.torch import TorchLearner
+
+    data = open_dataset(DataConfig(datasets_dir=str(fashion_env)))
+    env = Environment(data, torch.device("cpu"), torch.empty(0, dtype=torch.int64).numpy(), track_test=False)
+    learner = TorchLearner(ModelConfig(arch="logistic", epochs=(2, 1), learning_rates=(0.1, 0.01), batch_size=16),
+                           "target", env)
+    result = learner.train(torch.arange(100).numpy(), tmp_path, seed=0)
+    assert isinstance(result, TrainResult) and isinstance(learner.model, nn.Module)
+    row = result.row()  # 100 examples in batches of 16: 7 steps an epoch, 3 epochs
+    assert list(row) == ["nexamples", "train_accuracy", "dev_accuracy", "test_accuracy", "train_time", "dev_time",
+                         "test_time", "steps"]
+    assert (row["nexamples"], row["steps"], row["dev_accuracy"], row["test_accuracy"]) == (100, 21, -1.0, -1.0)

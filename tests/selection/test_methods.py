@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from svp.selection import FORGETTING_KEY, METHODS, Outputs, select, top_k
+from svp.selection import FORGETTING_KEY, Outputs, select, top_k
 from svp.selection.bald import mc_summary
 from svp.selection.kcenters import greedy_k_centers
 from svp.selection.uncertainty import entropy, least_confidence, margin
@@ -23,21 +23,7 @@ def _pool(n: int = 200, seed: int = 0) -> Outputs:
                    mc_probs=mc_probs, mc_entropy=mc_entropy)
 
 
-@pytest.mark.parametrize("method", sorted(METHODS))
-def test_returns_budget_distinct_pool_indices(method):
-    pool = _pool()
-    labeled = Outputs(np.arange(5), features=np.random.default_rng(1).normal(size=(5, 8)).astype(np.float32))
-    chosen = select(method, pool, 37, labeled=labeled, seed=3)
-    assert len(chosen) == 37
-    assert len(np.unique(chosen)) == 37
-    assert np.isin(chosen, pool.indices).all()
-
-
-@pytest.mark.parametrize("method", sorted(METHODS))
-def test_same_seed_same_selection(method):
-    first = select(method, _pool(), 20, seed=7)
-    again = select(method, _pool(), 20, seed=7)
-    np.testing.assert_array_equal(first, again)
+# budget, distinct pool indices, seeded: every method, in tests/test_registries.py
 
 
 def test_random_depends_on_seed():

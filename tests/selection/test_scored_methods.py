@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from svp.selection import EARLY_SCORES_KEY, METHODS, SCORED_METHODS, Outputs, balanced_top_k, select
+from svp.selection import EARLY_SCORES_KEY, METHODS, Outputs, balanced_top_k, method_names, select
 from svp.selection.badge import badge
 from svp.selection.bald import bald, mc_summary
 from svp.selection.el2n import el2n, grand
@@ -142,7 +142,7 @@ def test_power_sampling_draws_in_proportion_to_the_scores():
     assert len(np.unique(select("entropy", pool, 2, sampling="power", seed=0))) == 2
 
 
-@pytest.mark.parametrize("method", SCORED_METHODS)
+@pytest.mark.parametrize("method", method_names(scored=True))
 @pytest.mark.parametrize("sampling", ["power", "softmax"])
 def test_sampling_is_seeded_distinct_and_in_pool(method, sampling):
     rng = np.random.default_rng(0)

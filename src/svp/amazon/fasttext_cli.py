@@ -28,33 +28,33 @@ from svp.cli.options import DATA, RUNTIME, Option, add_options
 from svp.cli.parse import data_config, model_config, runtime_config
 from svp.errors import UsageError
 from svp.learners.fasttext import FastTextLearner, FastTextOptions, fasttext_config
-from svp.selection import METHODS
+from svp.selection import method_names, option_fields
 
 log = logging.getLogger(__name__)
 
 COMMAND = "fasttext"
 SIZES = (72_000, 360_000, 720_000, 1_080_000, 1_440_000, 1_800_000)
 METHOD = "entropy"
-#: The selection methods fastText can serve (it gives class probabilities only).
-FASTTEXT_METHODS = tuple(name for name, method in METHODS.items() if method.needs <= FastTextLearner.provides)
 RUNTIME_FIELDS = ("run_dir", "seed", "checkpoint", "track_test_acc", "quiet")  # the options of ours it takes
 DATA_FIELDS = ("datasets_dir", "dataset", "validation", "shuffle")
 
-FASTTEXT_OPTIONS = (
-    Option("learner", "dim", ("--dim",), "fastText: size of word vectors", {"type": int}),
-    Option("learner", "ngrams", ("--ngrams", "-n"), "fastText: max length of word n-grams", {"type": int}),
-    Option("learner", "min_count", ("--min-count",), "fastText: minimal number of word occurrences",
-           {"type": int}),
-    Option("learner", "bucket", ("--bucket",), "fastText: number of hash buckets for word n-grams",
-           {"type": int}),
-    Option("learner", "threads", ("--threads",), "fastText: training threads (1 for reproducible runs)",
-           {"type": int}),
-)
+
+def _option(name: str, *flags: str) -> Option:
+    """The option of FastTextOptions' field ``name`` (its help and type declared there), as ``flags``."""
+    declared = next(f for f in option_fields(FastTextOptions) if f.name == name)
+    return Option("learner", name, flags, declared.help, {"type": declared.type})
+
+
+FASTTEXT_OPTIONS = (_option("dim", "--dim"), _option("ngrams", "--ngrams", "-n"),
+                    _option("min_count", "--min-count"), _option("bucket", "--bucket"),
+                    _option("threads", "--threads"))
 # the fasttext command's own schedule: fastText trains some epochs at one learning rate
-SCHEDULE_OPTIONS = (
-    Option("learner", "epochs", ("--epochs", "-e"), "fastText: epochs of training", {"type": int}),
-    Option("learner", "learning_rate", ("--learning-rate", "-l"), "fastText: learning rate", {"type": float}),
-)
+SCHEDULE_OPTIONS = (_option("epochs", "--epochs", "-e"), _option("learning_rate", "--learning-rate", "-l"))
+
+
+def fasttext_methods() -> tuple[str, ...]:
+    """The selection methods fastText can serve (it gives class probabilities only), registered ones included."""
+    return method_names(provides=FastTextLearner.provides)
 
 
 def _flags(options: tuple[Option, ...]) -> dict[str, str]:
@@ -96,7 +96,7 @@ def add_parser(commands: Any, domain: Domain) -> None:
                        help="labeled-set size after each selection; repeat. The first is the random initial "
                             "subset; increasing sizes are active learning, two decreasing ones core-set "
                             f"selection (default: {' '.join(map(str, SIZES))})")
-    group.add_argument("--selection-method", choices=FASTTEXT_METHODS, default=METHOD,
+    group.add_argument("--selection-method", choices=fasttext_methods(), default=METHOD,
                        help="how fastText chooses examples (default: %(default)s)")
 
 
@@ -128,7 +128,7 @@ def build_config(args: argparse.Namespace, domain: Domain) -> Any:
     options = FASTTEXT_OPTIONS + SCHEDULE_OPTIONS
     proxy = fasttext_config({o.field: getattr(args, o.field) for o in options}, _flags(options))
     common = dict(data=data_config(args, domain), target=model_config(argparse.Namespace(), domain),
-                  proxy=proxy, selection_method=args.selection_method, train_target=False,
+                  proxy=proxy, selection=cfg.SelectionOptions(method=args.selection_method), train_target=False,
                   runtime=runtime_config(args, domain))
     if setting == "coreset":
         log.info("core-set selection: fastText trains on the whole training set and keeps %d", sizes[1])

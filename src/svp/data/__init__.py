@@ -4,7 +4,8 @@
 datasets``), a folder of images (:mod:`svp.data.folders`), a table of texts
 (:mod:`svp.data.tables`) or a file of arrays (:mod:`svp.data.sources`).
 :func:`register` adds a name at run time, for data built in Python
-(``register("mine", from_arrays(x, y))``).
+(``register("mine", from_arrays(x, y))``); a name already taken is refused
+unless ``replace=True``. Every lookup reads the registries when it is made.
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from svp.data.sources import UNKNOWN, from_arrays, from_torch
 from svp.errors import UsageError
 
 DatasetFactory = Callable[[DataConfig], Data]
+
+_MODALITY_NAMES = ("image", "text", "features")
 
 DATASETS: dict[str, DatasetFactory] = {}
 #: What each dataset holds: "image", "text" or "features" (known before it is read).
@@ -43,22 +46,44 @@ def from_table(path: str, text_column: str = "text", label_column: str = "label"
                                         test_file=test_file))
 
 
-def register(name: str, dataset: Union[Data, DatasetFactory], modality: Optional[str] = None,
+def register(name: str, dataset: Union[Data, DatasetFactory], modality: Optional[str] = None, *,
              replace: bool = False) -> None:
-    """Add a dataset under ``name``: a Data object (say from :func:`from_arrays`) or a factory of one.
+    """Add a dataset under ``name``: ``--dataset name`` (``DataConfig(dataset=name)``) then opens it.
 
-    ``modality`` ("image", "text" or "features") defaults to the Data's own.
+    Parameters
+    ----------
+    name : str
+        The dataset's name.
+    dataset : Data or callable
+        A Data object (say from :func:`from_arrays`), the same whatever the
+        config, or a factory ``factory(DataConfig) -> Data``.
+    modality : str, optional
+        What it holds: "image", "text" or "features"; a Data's own by
+        default, required with a factory (known before any data is read).
+    replace : bool
+        Allow replacing a dataset of the same name.
+
+    Raises
+    ------
+    ValueError
+        An empty name, a name taken (without ``replace``), a factory without
+        ``modality``, or an unknown modality.
     """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"a dataset's name must be a non-empty string, got {name!r}")
     if name in DATASETS and not replace:
         raise ValueError(f"a dataset named {name!r} exists; pass replace=True to replace it")
     if callable(dataset) and not hasattr(dataset, "batches"):
         factory = dataset
+        if modality is None:
+            raise ValueError(f"dataset {name!r}: give modality= ('image', 'text' or 'features') with a factory")
     else:
         factory = lambda config, data=dataset: data  # noqa: E731  (one object, whatever the config)
         modality = modality or dataset.modality
+    if modality not in _MODALITY_NAMES:
+        raise ValueError(f"dataset {name!r}: modality {modality!r}; choose one of {', '.join(_MODALITY_NAMES)}")
     DATASETS[name] = factory
-    if modality is not None:
-        MODALITIES[name] = modality
+    MODALITIES[name] = modality
 
 
 def dataset_modality(dataset: str) -> Optional[str]:

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from svp import events
 from svp._faults import fault_point
 from svp.config import ModelConfig
 from svp.data.base import Data
@@ -36,13 +37,12 @@ BatchHook = Callable[[torch.Tensor, torch.Tensor, int], None]
 
 
 @dataclass
-class TrainResult:
-    """A trained model and its figures (accuracies are fractions, times seconds).
+class Fitted:
+    """What :func:`fit` gives: the trained model and its figures (accuracies are fractions, times seconds).
 
     ``train_accuracy`` is the last epoch's accuracy on the batches it trained
-    on; ``steps`` the optimizer steps taken (None where a learner has no such
-    count, fastText's say). Together they tell a target that had too short a
-    schedule to fit its training set (see ``svp.report``).
+    on; ``steps`` the optimizer steps taken. The torch learner keeps the
+    model and reports the rest (``svp.learners.TrainResult``).
     """
 
     model: nn.Module
@@ -53,15 +53,7 @@ class TrainResult:
     train_time: float
     dev_time: float
     test_time: float
-    steps: Optional[int] = None
-
-    def row(self) -> dict:
-        """The row written to proxy.csv / target.csv: the original's columns, then ``steps`` when counted."""
-        row = {k: getattr(self, k) for k in ("nexamples", "train_accuracy", "dev_accuracy",
-                                             "test_accuracy", "train_time", "dev_time", "test_time")}
-        if self.steps is not None:
-            row["steps"] = self.steps
-        return row
+    steps: int
 
 
 def make_optimizer(model: nn.Module, config: ModelConfig) -> torch.optim.Optimizer:
@@ -226,13 +218,14 @@ class _Checkpointer:
 def fit(model: nn.Module, data: Data, indices: np.ndarray, config: ModelConfig, *,
         device: torch.device, dev_indices: Optional[np.ndarray] = None, track_test: bool = True,
         checkpoint: str = "best", out_dir: Optional[Path] = None, hooks: Sequence[BatchHook] = (),
-        desc: str = "train") -> TrainResult:
+        desc: str = "train", role: Optional[str] = None) -> Fitted:
     """Train ``model`` on ``indices`` of the training split with ``config``'s schedule.
 
     With a dev set, the weights of the epoch with the best dev accuracy are
     restored at the end and reported; without one, the last epoch's are.
     Test accuracy is measured once, on the final weights (-1 when
-    ``track_test`` is off, like a missing dev set).
+    ``track_test`` is off, like a missing dev set). Each epoch's figures go
+    to the run's sinks as an ``epoch_ended`` event about ``role``.
     """
     schedule = Schedule(tuple(config.epochs), tuple(config.learning_rates))
     has_dev = dev_indices is not None and len(dev_indices) > 0
@@ -258,6 +251,10 @@ def fit(model: nn.Module, data: Data, indices: np.ndarray, config: ModelConfig, 
         fault_point("epoch")
         epochs.set_postfix(train=f"{train_acc:.3f}", dev=f"{dev_acc:.3f}" if has_dev else "-")
         log.debug("%s epoch %d lr %g train %.4f dev %.4f", desc, epoch, rate, train_acc, dev_acc)
+        if distributed.is_main():
+            events.emit(events.EPOCH_ENDED, {"epoch": epoch, "learning_rate": rate, "train_accuracy": train_acc,
+                                             "dev_accuracy": dev_acc, "seconds": time.perf_counter() - start},
+                        role=role, nexamples=len(indices))
     if has_dev:
         keeper.restore_best(model)
         dev_acc = keeper.best_accuracy
@@ -266,5 +263,4 @@ def fit(model: nn.Module, data: Data, indices: np.ndarray, config: ModelConfig, 
         test_acc, test_time = evaluate(model, data, "test", None, config.eval_batch_size, device, config.fp16,
                                        desc="test")
     module = getattr(model, "module", model)
-    return TrainResult(module, len(indices), train_acc, dev_acc, test_acc, train_time, dev_time, test_time,
-                       steps=step.steps)
+    return Fitted(module, len(indices), train_acc, dev_acc, test_acc, train_time, dev_time, test_time, step.steps)

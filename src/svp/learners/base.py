@@ -9,21 +9,51 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Collection, Optional, Sequence
+from typing import Any, Callable, Collection, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
 
 from svp.config import ModelConfig
 from svp.data import Data
-from svp.engine.fit import BatchHook, TrainResult
 from svp.errors import UsageError
 from svp.rundir import PROXY, TARGET
-from svp.selection import METHODS, Outputs
+from svp.selection import METHODS, BaldOptions, Outputs, method_names, model_needs
+from svp.selection.needs import describe
+from svp.selection.options import parse_options
 
-# what a learner can give a selection method (see svp.selection.Method.needs)
-_GIVES = {"probs": "class probabilities", "features": "features", "forgetting": "forgetting events",
-          "labels": "the examples' labels", "mc": "Monte-Carlo dropout samples"}
+# hook(indices, correct, epoch): dataset indices of a training batch and
+# whether the training forward pass classified each one correctly.
+BatchHook = Callable[[torch.Tensor, torch.Tensor, int], None]
+
+
+@dataclass
+class TrainResult:
+    """What one training gave (accuracies are fractions, times seconds): the row of proxy.csv / target.csv.
+
+    ``train_accuracy`` is the last epoch's accuracy on the batches it trained
+    on; ``steps`` the optimizer steps taken (None where a learner has no such
+    count, fastText's say). Together they tell a target that had too short a
+    schedule to fit its training set (see ``svp.report``). The trained model
+    stays with the learner.
+    """
+
+    nexamples: int
+    train_accuracy: float
+    dev_accuracy: float
+    test_accuracy: float
+    train_time: float
+    dev_time: float
+    test_time: float
+    steps: Optional[int] = None
+
+    def row(self) -> dict:
+        """The row written to proxy.csv / target.csv: the original's columns, then ``steps`` when counted."""
+        row = {k: getattr(self, k) for k in ("nexamples", "train_accuracy", "dev_accuracy",
+                                             "test_accuracy", "train_time", "dev_time", "test_time")}
+        if self.steps is not None:
+            row["steps"] = self.steps
+        return row
 
 
 @dataclass(frozen=True)
@@ -35,8 +65,8 @@ class Environment:
     dev: np.ndarray          # dev-set indices of the training split (empty: no dev set)
     track_test: bool = True  # measure test accuracy after each training
     checkpoint: str = "best"
-    mc_samples: int = 20     # Monte-Carlo dropout samples per example, when a method needs them ("mc")
-    mc_dropout: float = 0.5  # their dropout probability on the classifier's input (models without dropout)
+    mc_samples: int = BaldOptions.mc_samples     # Monte-Carlo dropout samples per example, when a method needs "mc"
+    mc_dropout: float = BaldOptions.mc_dropout  # their dropout on the classifier's input (models without dropout)
     mc_training: bool = False  # the proxy trains with that dropout too (its method samples it)
 
 
@@ -52,14 +82,20 @@ class Learner(ABC):
     """One kind of model (torch networks, fastText, ...) behind the calls workflows make.
 
     Subclasses declare the architectures they build (:meth:`archs`), the
-    roles they can play and what they can give a selection method
-    (``provides``); :meth:`check` refuses the rest before any data is read.
+    roles they can play, what they can give a selection method
+    (``provides``, basic needs of :data:`svp.selection.NEEDS`) and the
+    options of their own (``options``); :meth:`check` refuses the rest
+    before any data is read. A kind joins with
+    :func:`svp.learners.register_learner`.
     """
 
     #: roles this kind can play (``rundir.PROXY``, ``rundir.TARGET``)
     roles: tuple[str, ...] = (PROXY, TARGET)
-    #: what :meth:`score` and training hooks can give (see ``Method.needs``)
+    #: the basic needs :meth:`score` and training hooks can give (see ``svp.selection.NEEDS``)
     provides: frozenset = frozenset({"probs", "features", "forgetting"})
+    #: this kind's own options (``ModelConfig.options``): a dataclass whose fields all have defaults and a
+    #: ``metadata={"help": ...}``; the command line offers each as ``--<kind>-<field>`` (``--proxy-<kind>-<field>``)
+    options: Optional[type] = None
 
     def __init__(self, config: ModelConfig, role: str, env: Environment) -> None:
         self.config, self.role, self.env = config, role, env
@@ -72,7 +108,30 @@ class Learner(ABC):
     @classmethod
     @abstractmethod
     def modality(cls, arch: str) -> str:
-        """What ``arch`` takes as input: "image" or "text" (see ``svp.data.MODALITIES``)."""
+        """What ``arch`` takes as input: "image", "text" or "features" (see ``svp.data.MODALITIES``)."""
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any], flag: str, arch: Optional[str] = None) -> Any:
+        """``options`` (a ``ModelConfig.options``) checked against :attr:`options`, as its instance (None for a
+        kind without options). ``flag`` and ``arch`` (``--proxy-arch fasttext``) name the model in messages.
+
+        Raises
+        ------
+        UsageError
+            Options this kind does not declare (named), or values of the wrong type.
+        """
+        try:
+            return parse_options(cls.options, options, f"{flag} {arch or cls.__name__}")
+        except ValueError as error:
+            raise UsageError(f"{error} ; correct or drop it (svp.learners.learner_options() lists each kind's)") \
+                from None
+
+    @classmethod
+    def configure(cls, config: ModelConfig) -> ModelConfig:
+        """``config`` made whole for this kind once its options are set (e.g. by the command line): a kind
+        whose options also decide other fields of the config (fastText's schedule) brings them in line.
+        The config as it is by default."""
+        return config
 
     @classmethod
     def check(cls, config: ModelConfig, flag: str, method: Optional[str], data: Optional[Data] = None) -> None:
@@ -89,16 +148,16 @@ class Learner(ABC):
         data : Data, optional
             The dataset, once loaded (checks that need it run then).
         """
+        cls.check_options(config.options, flag, config.arch)
         if method is None or method not in METHODS:
             return
-        missing = METHODS[method].needs - cls.provides
+        missing = model_needs(METHODS[method].needs) - cls.provides
         if missing:
-            usable = [name for name, m in METHODS.items() if m.needs <= cls.provides]
-            gives = ", ".join(_GIVES[k] for k in sorted(cls.provides))
-            choices = f"{', '.join(usable[:-1])} or {usable[-1]}" if len(usable) > 1 else usable[0]
-            raise UsageError(f"{flag} {config.arch} gives {gives} only, so it cannot select by {method} "
-                             f"(it needs {', '.join(_GIVES[k] for k in sorted(missing))}); choose "
-                             f"--selection-method {choices}, or another {flag}")
+            usable = method_names(provides=cls.provides)
+            choices = f"{', '.join(usable[:-1])} or {usable[-1]}" if len(usable) > 1 else "".join(usable)
+            raise UsageError(f"{flag} {config.arch} gives {describe(cls.provides)} only, so it cannot select by "
+                             f"{method} (it needs {describe(missing)}); choose --selection-method {choices}, or "
+                             f"another {flag}")
 
     @abstractmethod
     def train(self, labeled: np.ndarray, out_dir: Path, seed: int,
@@ -116,7 +175,8 @@ class Learner(ABC):
 
     @abstractmethod
     def score(self, indices: np.ndarray, needs: frozenset) -> Outputs:
-        """What the current model says about ``indices`` of the training split (``needs`` of it)."""
+        """What the current model says about ``indices`` of the training split: ``needs`` of it, basic needs of
+        :attr:`provides` (workflows expand derived needs with ``svp.selection.model_needs``)."""
 
     def discard(self, out_dir: Path) -> None:
         """Called once the model :meth:`train` left in ``out_dir`` will never be loaded again.

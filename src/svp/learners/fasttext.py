@@ -22,7 +22,7 @@ import platform
 import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Collection, Iterable, Iterator, Mapping, Optional, Sequence
 
@@ -31,9 +31,8 @@ import numpy as np
 from svp.config import ModelConfig
 from svp.data import Data
 from svp.engine import distributed
-from svp.engine.fit import BatchHook, TrainResult
 from svp.errors import UsageError
-from svp.learners.base import Learner, damaged
+from svp.learners.base import BatchHook, Learner, TrainResult, damaged
 from svp.progress import bar
 from svp.rundir import FASTTEXT_MODEL, PROXY, TEMP_SUFFIX, atomic_save
 from svp.selection import Outputs
@@ -82,24 +81,21 @@ def _import_fasttext() -> Any:
     return fasttext
 
 
-@dataclass
+@dataclass(frozen=True)
 class FastTextOptions:
-    """fastText's training options; defaults are the original's.
+    """fastText's training options (the fastText learner kind's ``options``); defaults are the original's.
 
-    ``dim`` word vector size, ``ngrams`` max word n-gram length
-    (``-wordNgrams``), ``min_count`` minimal word occurrences, ``bucket``
-    hash buckets for n-grams, ``threads``, ``epochs``, ``learning_rate``
-    and ``seed`` (fastText is only deterministic with ``threads=1``).
+    Each training takes its seed from the run (fastText is only
+    deterministic with ``threads=1``).
     """
 
-    dim: int = 10
-    ngrams: int = 2
-    min_count: int = 1
-    bucket: int = 10_000_000
-    threads: int = 4
-    epochs: int = 5
-    learning_rate: float = 0.05
-    seed: int = 0
+    dim: int = field(default=10, metadata={"help": "fastText: size of word vectors"})
+    ngrams: int = field(default=2, metadata={"help": "fastText: max length of word n-grams (-wordNgrams)"})
+    min_count: int = field(default=1, metadata={"help": "fastText: minimal number of word occurrences"})
+    bucket: int = field(default=10_000_000, metadata={"help": "fastText: number of hash buckets for word n-grams"})
+    threads: int = field(default=4, metadata={"help": "fastText: training threads (1 for reproducible runs)"})
+    epochs: int = field(default=5, metadata={"help": "fastText: epochs of training"})
+    learning_rate: float = field(default=0.05, metadata={"help": "fastText: learning rate"})
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], flags: Mapping[str, str] = {}) -> "FastTextOptions":
@@ -119,7 +115,7 @@ class FastTextOptions:
                 converted[name] = kind(value)
             except (TypeError, ValueError):
                 raise UsageError(f"fastText option {name}={value!r} is not {kind.__name__}") from None
-            if name != "seed" and converted[name] <= 0:
+            if converted[name] <= 0:
                 raise UsageError(f"{flags.get(name, name)} must be positive for fastText, got {converted[name]}")
         return cls(**converted)
 
@@ -131,8 +127,7 @@ def fasttext_config(values: Mapping[str, Any], flags: Mapping[str, str] = {}) ->
     so config.json shows what was trained. ``flags`` names the
     command-line option behind each key, for messages.
     """
-    options = asdict(FastTextOptions.from_dict(values, flags))
-    del options["seed"]  # each training takes the run's seed for its phase
+    options = asdict(FastTextOptions.from_dict(values, flags))  # each training takes the run's seed for its phase
     return ModelConfig(arch=FASTTEXT_ARCH, epochs=(options["epochs"],),
                        learning_rates=(options["learning_rate"],), options=options)
 
@@ -142,26 +137,24 @@ class FastTextProxy:
 
     Parameters
     ----------
-    dim, ngrams, min_count, bucket, threads, epochs, learning_rate, seed
+    dim, ngrams, min_count, bucket, threads, epochs, learning_rate
         See :class:`FastTextOptions`.
+    seed : int
+        fastText's random seed.
     """
 
     def __init__(self, dim: int = 10, ngrams: int = 2, min_count: int = 1, bucket: int = 10_000_000,
                  threads: int = 4, epochs: int = 5, learning_rate: float = 0.05, seed: int = 0) -> None:
-        self.options = FastTextOptions(dim, ngrams, min_count, bucket, threads, epochs, learning_rate, seed)
+        self.options = FastTextOptions(dim, ngrams, min_count, bucket, threads, epochs, learning_rate)
+        self.seed = seed
         self.num_classes: Optional[int] = None
         self.model: Any = None
 
     @classmethod
-    def from_options(cls, values: dict, seed: Optional[int] = None) -> "FastTextProxy":
-        """A proxy from a dict of options (``ModelConfig.options``); unknown keys are a UsageError.
-
-        ``seed``, when given, overrides the dict's.
-        """
+    def from_options(cls, values: Mapping[str, Any], seed: int = 0) -> "FastTextProxy":
+        """A proxy from a dict of options (``ModelConfig.options``) and a seed; unknown keys are a UsageError."""
         options = FastTextOptions.from_dict(values)
-        if seed is not None:
-            options.seed = seed
-        return cls(**{f.name: getattr(options, f.name) for f in fields(options)})
+        return cls(**{f.name: getattr(options, f.name) for f in fields(options)}, seed=seed)
 
     def fit(self, texts: Iterable[str], labels: Sequence[int] | np.ndarray,
             num_classes: Optional[int] = None, tmp_dir: Optional[str | os.PathLike] = None) -> "FastTextProxy":
@@ -212,7 +205,7 @@ class FastTextProxy:
             with _zeroed_allocations():
                 return fasttext.train_supervised(
                     input=path, dim=o.dim, lr=o.learning_rate, wordNgrams=o.ngrams, minCount=o.min_count,
-                    bucket=o.bucket, epoch=o.epochs, thread=o.threads, seed=o.seed % 2**31,
+                    bucket=o.bucket, epoch=o.epochs, thread=o.threads, seed=self.seed % 2**31,
                     verbose=2 if log.isEnabledFor(logging.DEBUG) else 0)
         except RuntimeError as error:
             if "NaN" not in str(error):
@@ -354,6 +347,7 @@ class FastTextLearner(Learner):
 
     roles = (PROXY,)
     provides = frozenset({"probs"})
+    options = FastTextOptions
     model: Optional[FastTextProxy] = None
 
     @classmethod
@@ -363,6 +357,13 @@ class FastTextLearner(Learner):
     @classmethod
     def modality(cls, arch: str) -> str:
         return "text"
+
+    @classmethod
+    def configure(cls, config: ModelConfig) -> ModelConfig:
+        """``config`` with the schedule its options say (fastText trains its ``epochs`` at its ``learning_rate``,
+        defaults for those not given), whatever schedule it inherited."""
+        made = fasttext_config(config.options)
+        return replace(config, epochs=made.epochs, learning_rates=made.learning_rates, options=made.options)
 
     @classmethod
     def check(cls, config: ModelConfig, flag: str, method: Optional[str], data: Optional[Data] = None) -> None:
@@ -396,7 +397,7 @@ class FastTextLearner(Learner):
         test_acc, test_time = -1.0, 0.0
         if self.env.track_test and self.env.data.size("test"):
             test_acc, test_time = self._accuracy("test", np.arange(self.env.data.size("test")))
-        return TrainResult(proxy, len(labeled), train_acc, dev_acc, test_acc, train_time, dev_time, test_time)
+        return TrainResult(len(labeled), train_acc, dev_acc, test_acc, train_time, dev_time, test_time)
 
     def _accuracy(self, split: str, indices: np.ndarray) -> tuple[float, float]:
         """Accuracy of the current model on ``indices`` of ``split``, and the seconds it took."""

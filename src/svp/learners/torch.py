@@ -11,22 +11,25 @@ import torch
 from svp.config import ModelConfig
 from svp.data import Data
 from svp.engine.device import prepare_model, seed_everything
-from svp.engine.fit import TrainResult, fit
+from svp.engine.fit import fit
 from svp.engine.predict import predict
 from svp.errors import UsageError
-from svp.learners.base import Learner, damaged
+from svp.learners.base import Learner, TrainResult, damaged
 from svp.models import (MODALITIES, MODELS, PRETRAINED, add_classifier_dropout, classifier_of, create_model,
                         dropout_layers)
 from svp.models.weights import UnreadableTensors, load_tensors
 from svp.rundir import BEST_CHECKPOINT, PROXY
-from svp.selection import METHODS, Outputs
+from svp.selection import METHODS, Outputs, model_needs
 
 log = logging.getLogger(__name__)
 
 
 def _twin(flag: str, option: str) -> str:
     """The option named ``option`` of ``flag``'s model: ``--weights`` for --arch's, ``--proxy-weights`` for
-    --proxy-arch's. The one place that builds such names."""
+    --proxy-arch's; in Python, ``ActiveConfig.proxy.weights`` for ``ActiveConfig.proxy.arch``'s. The one place
+    that builds such names."""
+    if not flag.startswith("--"):
+        return f"{flag.rsplit('.', 1)[0]}.{option}"
     return f"--proxy-{option}" if flag.startswith("--proxy-") else f"--{option}"
 
 
@@ -131,13 +134,13 @@ class TorchLearner(Learner):
     @classmethod
     def check(cls, config: ModelConfig, flag: str, method: Optional[str], data: Optional[Data] = None) -> None:
         """Refuse a --weights file that is not there and, once the data is known, weights that cannot be read
-        or do not fit the model, and a model that k-centers cannot take features from.
+        or do not fit the model, and a model whose penultimate features a method needs but cannot be taken.
 
         The weights are read here, before the run directory exists, so that bad ones leave nothing behind.
         """
         super().check(config, flag, method, data)
         _check_start_options(config, flag)
-        features = method is not None and bool(METHODS[method].needs & {"features", "mc"})
+        features = method in METHODS and bool(model_needs(METHODS[method].needs) & {"features", "mc"})
         if data is None or not (features or config.weights is not None or config.pretrained):
             return  # building a large model only to drop it costs seconds: only when there is something to see
         model = starting_model(config, data, flag)
@@ -158,11 +161,13 @@ class TorchLearner(Learner):
     def train(self, labeled, out_dir, seed, hooks=()) -> TrainResult:
         seed_everything(seed)
         env = self.env
-        result = fit(self._new_model(), env.data, labeled, self.config, device=env.device,
+        fitted = fit(self._new_model(), env.data, labeled, self.config, device=env.device,
                      dev_indices=env.dev, track_test=env.track_test, checkpoint=env.checkpoint,
-                     out_dir=out_dir, hooks=hooks, desc=f"{self.role} {self.config.arch} on {len(labeled)}")
-        self.model = result.model
-        return result
+                     out_dir=out_dir, hooks=hooks, desc=f"{self.role} {self.config.arch} on {len(labeled)}",
+                     role=self.role)
+        self.model = fitted.model
+        return TrainResult(fitted.nexamples, fitted.train_accuracy, fitted.dev_accuracy, fitted.test_accuracy,
+                           fitted.train_time, fitted.dev_time, fitted.test_time, fitted.steps)
 
     def start(self, seed: int) -> None:
         seed_everything(seed)

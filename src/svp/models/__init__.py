@@ -1,12 +1,17 @@
-"""Model registry: ``MODELS`` maps an architecture name to a factory.
+"""Model registry: ``MODELS`` maps an architecture name to a factory, ``MODALITIES`` to what it takes.
 
 A factory is called as ``factory(num_classes=..., in_channels=...)`` and
 returns an ``nn.Module`` whose ``forward(x)`` gives logits. Methods that
-need the penultimate features (k-centers) take them as the input of the
-model's final linear layer, found by :func:`classifier_of`: an attribute
-named ``classifier`` or ``fc``. A model without one works with every other
-method; with k-centers it is refused before training, with this rule in
-the message. Your own models join with :func:`register`.
+need the penultimate features (the diversity methods, BADGE, GraNd) take
+them as the input of the model's final linear layer, found by
+:func:`classifier_of`: an attribute named ``classifier`` or ``fc`` (MC
+dropout for BALD goes there too). A model without one works with every
+method that needs no features; with the others it is refused before
+training, with this rule in the message.
+
+Your own models join with :func:`register` (a name already taken is refused
+unless ``replace=True``); every lookup reads the registries when it is
+made, so a model registered at run time trains in every workflow.
 """
 from __future__ import annotations
 
@@ -19,6 +24,8 @@ from svp.models import (cifar_resnet, heads, preact_resnet, resnet, resnext, sma
                         wide_resnet)
 
 ModelFactory = Callable[..., nn.Module]
+#: What an architecture may take as input.
+MODALITY_NAMES = ("image", "text", "features")
 
 MODELS: dict[str, ModelFactory] = {}
 #: What each architecture takes: "image", "text" or "features".
@@ -32,7 +39,7 @@ for _module in (small, heads, cifar_resnet, preact_resnet, wide_resnet, resnext,
     PRETRAINED.update(getattr(_module, "PRETRAINED", {}))
 
 
-def register(name: str, factory: ModelFactory, modality: str = "image", replace: bool = False) -> None:
+def register(name: str, factory: ModelFactory, modality: str = "image", *, replace: bool = False) -> None:
     """Add an architecture: ``--arch name`` (and ``ModelConfig(arch=name)``) then builds it with ``factory``.
 
     Parameters
@@ -40,21 +47,35 @@ def register(name: str, factory: ModelFactory, modality: str = "image", replace:
     name : str
         The architecture's name.
     factory : callable
-        ``factory(num_classes=..., in_channels=...) -> nn.Module`` giving logits; for k-centers, its
-        final linear layer is an attribute named ``classifier`` or ``fc`` (see :func:`classifier_of`).
+        ``factory(num_classes=..., in_channels=...) -> nn.Module`` giving logits; for methods that need
+        features, its final linear layer is an attribute named ``classifier`` or ``fc`` (see
+        :func:`classifier_of`).
     modality : str
         What it takes: "image" (N, C, H, W), "text" (character codes) or "features" (N, D).
     replace : bool
         Allow replacing an architecture of the same name.
+
+    Raises
+    ------
+    TypeError
+        A factory that is not callable.
+    ValueError
+        An empty name, an unknown modality, or a name taken (without ``replace``).
     """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"an architecture's name must be a non-empty string, got {name!r}")
     if not callable(factory):
         raise TypeError(f"the factory of {name!r} is not callable: {factory!r}")
-    if modality not in ("image", "text", "features"):
+    if modality not in MODALITY_NAMES:
         raise ValueError(f"modality {modality!r}: choose 'image', 'text' or 'features'")
     if name in MODELS and not replace:
         raise ValueError(f"an architecture named {name!r} exists; pass replace=True to replace it")
     MODELS[name] = factory
     MODALITIES[name] = modality
+
+
+__all__ = ["MODALITIES", "MODALITY_NAMES", "MODELS", "PRETRAINED", "ModelFactory", "add_classifier_dropout",
+           "classifier_of", "create_model", "dropout_layers", "register"]
 
 
 def create_model(arch: str, num_classes: int, in_channels: int = 3) -> nn.Module:

@@ -1,55 +1,44 @@
 """Selection methods: pure functions from a proxy's outputs to dataset indices.
 
 ``METHODS`` maps a name to a :class:`Method`: what the method needs from the
-proxy (probabilities, features, labels, MC-dropout samples, forgetting
-counts, or nothing) and either a per-example score or a picker of its own.
-Scores follow one rule: higher means pick first. A scored method picks the
-top ``budget`` scores, or draws by score (``sampling``, see
-:mod:`svp.selection.sampling`), optionally balanced over the classes.
+proxy (:data:`NEEDS`: probabilities, features, labels, MC-dropout samples,
+forgetting counts, or needs derived from them) and either a per-example
+score or a picker of its own. Scores follow one rule: higher means pick
+first. A scored method picks the top ``budget`` scores, or draws by score
+(``sampling``, see :mod:`svp.selection.sampling`), optionally balanced over
+the classes.
+
+A method of your own is a score (or picker) and one call:
+``register_method("mine", Method(score=..., needs=frozenset({"probs"})))``;
+one with a new need registers it first (:func:`register_need`) with how it
+is derived from what learners give. :func:`method_names` lists the methods
+registered when it is called.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 
 from svp.config import KEEPS, SAMPLINGS
 from svp.selection import uncertainty
 from svp.selection.badge import badge
-from svp.selection.bald import bald
+from svp.selection.bald import BaldOptions, bald
 from svp.selection.el2n import EARLY_SCORES_KEY, el2n, grand
 from svp.selection.forgetting import FORGETTING_KEY, forgetting_events
 from svp.selection.kcenters import greedy_k_centers
+from svp.selection.needs import NEEDS, Need, derive_needs, model_needs, register_need
+from svp.selection.options import OptionField, option_fields
 from svp.selection.outputs import Outputs
+from svp.selection.registry import (METHODS, Method, Picker, Scorer, call_pick, call_score, get_method,
+                                    method_names, method_options, register_method)
 from svp.selection.sampling import sampling_keys
 from svp.selection.typiclust import typiclust
 
-Picker = Callable[[Outputs, int, Optional[Outputs], np.random.Generator], np.ndarray]
-Scorer = Callable[[Outputs], np.ndarray]
-
-
-@dataclass(frozen=True)
-class Method:
-    """A selection method: a score (or a picker of its own), what it needs from the proxy, where it applies.
-
-    ``needs`` is a subset of {"probs", "features", "labels", "mc",
-    "forgetting"}. A method has a ``score`` (one value per pool example,
-    higher = pick first; ``nonnegative`` when it is never below 0) or a
-    ``pick`` of its own (diversity and random methods, which no score
-    describes). ``active`` is False for methods that only make sense once,
-    on a fully trained proxy (core-set selection); ``early`` methods score
-    with proxies trained only ``--score-epoch`` epochs (see
-    :mod:`svp.selection.el2n`).
-    """
-
-    pick: Optional[Picker] = None
-    needs: frozenset = frozenset()
-    active: bool = True
-    score: Optional[Scorer] = None
-    nonnegative: bool = False
-    early: bool = False
-    from_labeled: bool = False  # its picker takes the labeled examples' outputs too
+__all__ = ["METHODS", "NEEDS", "Method", "Need", "OptionField", "Outputs", "Picker", "Scorer", "BaldOptions",
+           "derive_needs", "method_names", "method_options", "method_scores", "model_needs", "option_fields",
+           "register_method", "register_need", "select", "top_k", "balanced_top_k", "FORGETTING_KEY",
+           "EARLY_SCORES_KEY", "SAMPLINGS", "KEEPS"]
 
 
 def top_k(scores: np.ndarray, budget: int) -> np.ndarray:
@@ -88,7 +77,8 @@ def _forgetting(pool: Outputs) -> np.ndarray:
     return forgetting_events(pool.extra)
 
 
-def _bald(pool: Outputs) -> np.ndarray:
+def _bald(pool: Outputs, *, options: BaldOptions) -> np.ndarray:
+    # the options told the learner how to sample (Environment.mc_samples, mc_dropout); the score reads the result
     return bald(pool.mc_probs, pool.mc_entropy)
 
 
@@ -113,11 +103,11 @@ def _grand(pool: Outputs) -> np.ndarray:
 
 
 _PROBS = frozenset({"probs"})
-METHODS: dict[str, Method] = {
+for _name, _method in {
     "least_confidence": Method(needs=_PROBS, score=_by_probs(uncertainty.least_confidence), nonnegative=True),
     "entropy": Method(needs=_PROBS, score=_by_probs(uncertainty.entropy), nonnegative=True),
     "margin": Method(needs=_PROBS, score=_by_probs(uncertainty.margin)),
-    "bald": Method(needs=frozenset({"mc"}), score=_bald, nonnegative=True),
+    "bald": Method(needs=frozenset({"mc"}), score=_bald, nonnegative=True, options=BaldOptions),
     "kcenters": Method(_kcenters, frozenset({"features"}), from_labeled=True),
     "badge": Method(_badge, frozenset({"probs", "features"})),
     "typiclust": Method(_typiclust, frozenset({"features"}), from_labeled=True),
@@ -127,13 +117,9 @@ METHODS: dict[str, Method] = {
                    early=True),
     "grand": Method(needs=frozenset({"probs", "features", "labels"}), active=False, score=_early(_grand),
                     nonnegative=True, early=True),
-}
-ACTIVE_METHODS = tuple(name for name, method in METHODS.items() if method.active)
-CORESET_METHODS = tuple(METHODS)
-SCORED_METHODS = tuple(name for name, method in METHODS.items() if method.score is not None)
-
-__all__ = ["METHODS", "Method", "Outputs", "select", "top_k", "FORGETTING_KEY", "EARLY_SCORES_KEY",
-           "SAMPLINGS", "KEEPS", "SCORED_METHODS"]
+}.items():
+    register_method(_name, _method)
+del _name, _method
 
 
 def balanced_top_k(keys: np.ndarray, labels: np.ndarray, budget: int) -> np.ndarray:
@@ -156,9 +142,23 @@ def balanced_top_k(keys: np.ndarray, labels: np.ndarray, budget: int) -> np.ndar
     return chosen[top_k(keys[chosen], len(chosen))]  # in the order of their keys
 
 
+def method_scores(method: str, pool: Outputs, options: Optional[Mapping[str, Any]] = None) -> np.ndarray:
+    """The scores of the scored method ``method`` on ``pool`` (higher = pick first), in float64.
+
+    Derived needs are computed into ``pool.extra`` first; ``options`` are
+    checked against the method's (see :func:`method_options`).
+    """
+    chosen_by = get_method(method)
+    if chosen_by.score is None:
+        raise ValueError(f"{method} picks by no score; choose one of: {', '.join(method_names(scored=True))}")
+    parsed = method_options(method, options)
+    derive_needs(pool, chosen_by.needs)
+    return call_score(chosen_by, pool, parsed)
+
+
 def select(method: str, pool: Outputs, budget: int, *, labeled: Optional[Outputs] = None,
            seed: Optional[int] = None, sampling: str = "top", beta: float = 1.0, keep: str = "hardest",
-           balance: bool = False) -> np.ndarray:
+           balance: bool = False, options: Optional[Mapping[str, Any]] = None) -> np.ndarray:
     """Choose ``budget`` dataset indices from ``pool`` with ``method``.
 
     Parameters
@@ -166,11 +166,13 @@ def select(method: str, pool: Outputs, budget: int, *, labeled: Optional[Outputs
     method : str
         A key of :data:`METHODS`.
     pool : Outputs
-        The proxy's outputs for the candidate examples.
+        The proxy's outputs for the candidate examples; the method's derived
+        needs are computed into ``pool.extra`` when not there yet.
     budget : int
         How many to choose; at most ``len(pool.indices)``.
     labeled : Outputs, optional
-        Outputs for the already-labeled examples (k-centers starts from them).
+        Outputs for the already-labeled examples (the diversity methods
+        that start from them: k-centers, typiclust).
     seed : int, optional
         Seed for random choices (random selection, k-centers' first pick,
         BADGE's draws, stochastic sampling).
@@ -182,23 +184,35 @@ def select(method: str, pool: Outputs, budget: int, *, labeled: Optional[Outputs
         rule "higher = pick first" holds for what is ranked.
     balance : bool
         Each class (``pool.labels``) gets its share of the budget.
+    options : mapping, optional
+        The method's own options (its ``Method.options``), by name.
+
+    Raises
+    ------
+    ValueError
+        An unknown method, a budget out of range, unknown sampling or keep,
+        options the method does not declare or of the wrong type, or
+        outputs that lack what a derived need is computed from.
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown selection method {method!r}; choose one of: {', '.join(METHODS)}")
+    chosen_by = get_method(method)
     if not 0 < budget <= len(pool.indices):
         raise ValueError(f"budget {budget} must be between 1 and the {len(pool.indices)} pool examples")
     if sampling not in SAMPLINGS or keep not in KEEPS:
         raise ValueError(f"sampling {sampling!r} or keep {keep!r} is not one of {SAMPLINGS} or {KEEPS}")
-    chosen_by, rng = METHODS[method], np.random.default_rng(seed)
+    parsed, rng = method_options(method, options), np.random.default_rng(seed)
+    derive_needs(pool, chosen_by.needs)
     if chosen_by.score is None:
         if (sampling, keep, balance) != ("top", "hardest", False):
             raise ValueError(f"{method} has no score to sample by, invert or balance")
-        chosen = chosen_by.pick(pool, budget, labeled, rng)
+        if labeled is not None and chosen_by.from_labeled:
+            derive_needs(labeled, chosen_by.needs)
+        chosen = call_pick(chosen_by, pool, budget, labeled, rng, parsed)
     else:
         if sampling == "power" and (keep == "easiest" or not chosen_by.nonnegative):
             raise ValueError(f"power sampling needs scores >= 0, which {keep} by {method} does not give")
-        scores = np.asarray(chosen_by.score(pool), dtype=np.float64)
+        scores = call_score(chosen_by, pool, parsed)
         keys = sampling_keys(scores if keep == "hardest" else -scores, sampling, beta, rng)
         positions = balanced_top_k(keys, pool.labels, budget) if balance else top_k(keys, budget)
         chosen = pool.indices[positions]
     return np.asarray(chosen, dtype=np.int64)
+

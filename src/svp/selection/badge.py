@@ -14,8 +14,7 @@ embeddings: they are copied once, transposed, into a (C + d, n) matrix
 ``M = [a^T; h^T]``, and two row-vector products, ``a_c^T`` with the top
 of ``M`` and ``h_c^T`` with the rest, give both dot products for every
 point in one read of ``M`` (the row-vector-times-wide-matrix layout reads
-memory at full speed, where a matrix-vector product over (n, d) rows ran
-3-4x slower on CPU).
+memory contiguously, where a matrix-vector product over (n, d) rows does not).
 The state is O(n): the squared distance of each point to its nearest
 center (no pool x centers matrix, no embedding matrix); the extra memory is
 the copy ``M`` (a fraction (C + d) / (C d) of the embeddings) and a few

@@ -6,12 +6,28 @@ prediction minus the average entropy of the T sampled predictions. It is
 high where the samples are each confident but disagree. Only the two
 summaries (averaged probabilities, averaged entropy) are kept, so the
 memory is O(n x classes) whatever T is.
+
+The samples are drawn by the learner that scores the pool
+(:mod:`svp.engine.predict`), as :class:`BaldOptions` say; the score only
+reads their summaries.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from svp.selection.uncertainty import entropy
+
+
+@dataclass(frozen=True)
+class BaldOptions:
+    """BALD's own options: how the proxy samples its Monte-Carlo dropout predictions."""
+
+    mc_samples: int = field(default=20, metadata={"help": "Monte-Carlo dropout samples per example"})
+    mc_dropout: float = field(default=0.5, metadata={
+        "help": "dropout probability on the classifier's input of a proxy without dropout layers (it trains "
+                "with it too)"})
 
 
 def mc_summary(mc_probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

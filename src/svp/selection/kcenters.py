@@ -28,10 +28,8 @@ Threads on CPU
     The picks use one intra-op thread per ``PICK_GRAIN_BYTES`` of
     features (at most torch's thread count). Every pick ends in a barrier
     across the threads, and on a machine whose cores are shared a
-    descheduled thread holds that barrier for a scheduler time slice:
-    measured here (2 cores, 4-5 busy processes), 2 threads took 15 ms per
-    pick where 1 took 2.3 ms, for 25 MB of features (one pick per pass);
-    on the idle machine 2 threads gain about 15%.
+    descheduled thread holds that barrier for a scheduler time slice, which
+    costs more than a small pick gains from a second thread.
 
 Memory: ``A`` (one copy of the features, plus 2/d), the candidate rows
 (``MAX_CANDIDATES`` x n) and O(n) vectors.
@@ -111,7 +109,7 @@ class _Distances:
         self.vectors[:, self.d + 1] = -1.0
         self.rows = torch.empty((rows, a.shape[1]), dtype=torch.float32, device=a.device)
         # On CPU the per-pick vector work goes through NumPy views of the same
-        # memory: single-threaded SIMD loops, 10x faster than torch.argmin here.
+        # memory: single-threaded SIMD loops, without torch's per-call dispatch and thread pool.
         self.host = (neg.numpy(), self.rows.numpy()) if a.device.type == "cpu" else None
 
     def compute(self, candidates: torch.Tensor) -> dict[int, int]:
