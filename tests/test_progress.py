@@ -39,7 +39,8 @@ def test_bars_and_phase_lines(cifar_dir, tmp_path, capsys, caplog, monkeypatch):
     for desc in ("proxy mlp on 20", "target logistic on 20", "proxy mlp on 30", "target logistic on 30",
                  "epoch 1", "dev", "test", "scoring pool", "k-centers"):
         assert f"{desc}: " in err, desc
-    phases = [re.sub(r"\d+\.\d+", "#", r.getMessage()) for r in caplog.records if r.name == "svp.workflows.steps"]
+    phases = [re.sub(r"\d+\.\d+", "#", r.getMessage()) for r in caplog.records
+              if r.name in ("svp.workflows.steps", "svp.workflows.context")]  # the steps, and the log sink's lines
     assert phases == [
         "proxy training on 20 examples", "proxy on 20 examples: test accuracy #, # s training",
         "target training on 20 examples", "target on 20 examples: test accuracy #, # s training",

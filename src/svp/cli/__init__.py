@@ -24,9 +24,11 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 from svp import progress
 from svp.cli.domain import GENERIC, Command, Domain, OptionGroup
-from svp.cli.options import (DATA, MODEL, RUNTIME, SHORT_FORMS, WORKFLOW_COMMANDS, add_options, add_proxy_twins,
-                             without_proxy_short_flags)
-from svp.cli.parse import build_config, typed_fields
+from svp import config as cfg
+from svp.cli.options import (DATA, MODEL, RUNTIME, SHORT_FORMS, add_learner_options, add_method_options,
+                             add_options, add_proxy_twins, without_proxy_short_flags)
+from svp.cli.parse import build_config, flags_of, typed_fields
+from svp.cli.plugins import import_plugins, plugins_in
 from svp.data import DATASETS
 from svp.engine.distributed import is_main
 from svp.errors import Interrupted, UsageError
@@ -34,8 +36,8 @@ from svp.learners import archs_for
 from svp.report import report, run_summary
 from svp.rundir import PROXY, REPORT_CSV, REPORT_DIR, REPORT_MD, TARGET
 from svp.selection import METHODS
-from svp.workflows import WORKFLOWS
-from svp.workflows.query import instructions
+from svp.workflows import WORKFLOWS, workflow_of
+from svp.workflows.registry import commands as workflow_commands
 from svp.workflows.resume import resumed_config
 
 __all__ = ["Command", "Domain", "GENERIC", "OptionGroup", "build_config", "build_parser", "main"]
@@ -64,10 +66,10 @@ def _common_options() -> argparse.ArgumentParser:
 def build_parser(domain: Domain = GENERIC) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=domain.prog, description=DESCRIPTION)
     commands = _Commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
-    for name in domain.commands:
+    for name in domain.commands or (*workflow_commands(), *PARSERS):
         if name in domain.extra_commands:
             domain.extra_commands[name].add_parser(commands, domain)
-        elif name in WORKFLOW_COMMANDS:
+        elif name in workflow_commands():
             _workflow_parser(commands, name, domain)
         else:
             PARSERS[name](commands, domain)
@@ -86,7 +88,7 @@ class _Commands:
 
 
 def _workflow_parser(commands, name: str, domain: Domain) -> None:
-    command = WORKFLOW_COMMANDS[name]
+    command = WORKFLOWS[name]
     parser = commands.add_parser(name, help=command.help, description=command.help)
     add_options(parser.add_argument_group("run"), RUNTIME, domain)
     # a domain offers its own datasets; svp also takes files of one's own, checked when the dataset opens
@@ -99,8 +101,12 @@ def _workflow_parser(commands, name: str, domain: Domain) -> None:
         extra = domain.proxy_options
         if extra is not None:
             add_options(parser.add_argument_group(extra.title), extra.options, domain, extra.defaults)
+    add_learner_options(parser, proxy=command.proxy)
     if command.options:
-        add_options(parser.add_argument_group("selection"), command.options, domain, command.config)
+        group = parser.add_argument_group("selection" if command.methods else name)
+        add_options(group, command.options, domain, command.config)
+        if command.methods:
+            add_method_options(group)
 
 
 def _report_parser(commands, domain: Domain) -> None:
@@ -117,10 +123,17 @@ def _report_parser(commands, domain: Domain) -> None:
 def _list_parser(commands, domain: Domain) -> None:
     parser = commands.add_parser("list", help="list architectures, datasets and selection methods")
     parser.add_argument("what", nargs="?", choices=LISTS, help="list only these (default: all three)")
+    _plugin_option(parser)
 
 
 def _models_parser(commands, domain: Domain) -> None:
-    commands.add_parser("models", help="list architectures (same as `list models`)")
+    _plugin_option(commands.add_parser("models", help="list architectures (same as `list models`)"))
+
+
+def _plugin_option(parser: argparse.ArgumentParser) -> None:
+    """--plugin on a command that is no workflow (imported before parsing, as for workflows)."""
+    parser.add_argument("--plugin", action="append", metavar="MODULE", help="import this module first (what it "
+                        "registers is listed too); repeat for several")
 
 
 # commands that are not workflows: name -> add_parser(commands, domain)
@@ -160,9 +173,15 @@ def setup_logging(quiet: bool) -> None:
 
 def main(argv: Optional[Sequence[str]] = None, domain: Domain = GENERIC) -> int:
     """Entry point of ``svp`` and of the domain shims; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    try:  # first, so that what plugins register has its options, choices and help
+        import_plugins(plugins_in(argv))
+    except UsageError as error:
+        _fail(argparse.ArgumentParser(prog=domain.prog), domain, str(error), debug, error)
     parser = build_parser(domain)
     args = parser.parse_args(argv)
-    debug = args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    debug = args.debug or debug
     try:
         if args.command in HANDLERS:
             return HANDLERS[args.command](args, domain)
@@ -171,7 +190,7 @@ def main(argv: Optional[Sequence[str]] = None, domain: Domain = GENERIC) -> int:
             log.warning("%s sets %s here, as in the original implementation's %s command; write %s or %s to "
                         "say which model you mean", short, long, args.command, long, long.replace("proxy-", ""))
         with _signals_interrupt():
-            workflow, run = _run(args, domain, argv)
+            record, run = _run(args, domain, argv)
     except KeyboardInterrupt as error:  # Interrupted among them
         _interrupted(domain, args, error, debug)
     except UsageError as error:
@@ -183,7 +202,7 @@ def main(argv: Optional[Sequence[str]] = None, domain: Domain = GENERIC) -> int:
               "or give a --run-dir you can write to (what is already written stays)", debug, error)
     if not is_main():  # under torchrun the summary shows once
         return 0
-    print(instructions(run) if workflow == "query" else run_summary(run))
+    print((record.summary or run_summary)(run))
     print(f"results: {run}")
     return 0
 
@@ -320,12 +339,18 @@ def _user_message(error: UsageError) -> str:
     return text
 
 
-def _run(args: argparse.Namespace, domain: Domain, argv: Optional[Sequence[str]]) -> tuple[str, Path]:
-    """Build the config (the saved one when resuming) and run its workflow; return its name and run directory."""
-    config = build_config(args, domain)
-    if config.runtime.resume:
-        config = resumed_config(config, typed_fields(build_parser(domain), domain, argv, config.workflow))
-    return config.workflow, WORKFLOWS[config.workflow](config)
+def _run(args: argparse.Namespace, domain: Domain, argv: Sequence[str]) -> tuple[Any, Path]:
+    """Build the config (the saved one when resuming) and run its workflow; return its record and run directory.
+
+    Errors name options by their flags here (Python's name config fields).
+    """
+    with cfg.named_by(flags_of(domain, args.command)):
+        config = build_config(args, domain)
+        if config.runtime.resume:
+            typed = typed_fields(build_parser(domain), domain, argv, config.workflow)
+            config = resumed_config(config, typed, WORKFLOWS[config.workflow].per_call)
+        record = workflow_of(config)
+        return record, Path(os.fspath(record.run(config)))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ from typing import Any, Callable, Mapping, Optional
 
 from svp import config as cfg
 
-_CONFIG_CLASSES = (cfg.DataConfig, cfg.ModelConfig, cfg.RuntimeConfig, cfg.ActiveConfig, cfg.CoresetConfig)
+_CONFIG_CLASSES = (cfg.DataConfig, cfg.ModelConfig, cfg.RuntimeConfig, cfg.SelectionOptions, cfg.ActiveConfig,
+                   cfg.CoresetConfig, cfg.QueryConfig)
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,9 @@ class Domain:
         (e.g. ``{"dataset": "cifar10"}``).
     datasets : tuple of str, optional
         The datasets offered; None offers every registered one.
-    commands : tuple of str
-        The commands offered, in order.
+    commands : tuple of str, optional
+        The commands offered, in order; None: every registered workflow's (plugins' too), then
+        report, list and models.
     arch_aliases : mapping
         Original architecture names -> registry names.
     extra_commands : mapping
@@ -65,7 +67,7 @@ class Domain:
     prog: str
     defaults: Mapping[str, Any] = field(default_factory=dict)
     datasets: Optional[tuple[str, ...]] = None
-    commands: tuple[str, ...] = ("train", "active", "coreset", "query", "report", "list", "models")
+    commands: Optional[tuple[str, ...]] = None
     arch_aliases: Mapping[str, str] = field(default_factory=dict)
     extra_commands: Mapping[str, Command] = field(default_factory=dict)
     proxy_options: Optional[OptionGroup] = None
@@ -82,6 +84,14 @@ class Domain:
         if cls in _CONFIG_CLASSES and name in self.defaults:
             return self.defaults[name]
         return next(f.default for f in dataclasses.fields(cls) if f.name == name)
+
+    def selection_default(self, config: type, name: str) -> Any:
+        """The default of the selection option ``name`` in the workflow config class ``config``: this domain's,
+        else that of the workflow's own default section (core-sets select by another method than active
+        learning)."""
+        if name in self.defaults:
+            return self.defaults[name]
+        return getattr(self.default(config, "selection"), name)
 
 
 GENERIC = Domain("svp")

@@ -8,35 +8,21 @@ twins of the model options are generated here and default to the target's.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field, replace
+import dataclasses
+from dataclasses import replace
 from typing import Any, Mapping, Optional, Sequence
 
 from svp import config as cfg
 from svp import rundir
 from svp.cli.domain import Domain
+from svp.learners import learner_options
+from svp.selection import METHODS, option_fields
+from svp.options import Option, flag_option
 
-#: The config class of each section; "workflow" options set fields of the workflow config itself.
+#: The config class of each section; "workflow" options set fields of the workflow config itself, and
+#: "selection" ones its selection section (their defaults are the workflow config's, see :func:`add_options`).
 SECTIONS: dict[str, type] = {"data": cfg.DataConfig, "model": cfg.ModelConfig, "runtime": cfg.RuntimeConfig}
 PROXY_PREFIX = "proxy_"
-
-
-@dataclass(frozen=True)
-class Option:
-    """One option: the config field it sets (also its argparse dest), its flags, help and argparse extras."""
-
-    section: str
-    field: str
-    flags: tuple[str, ...]
-    help: str
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def repeated(self) -> bool:
-        return self.kwargs.get("action") == "append"
-
-    @property
-    def takes_value(self) -> bool:
-        return self.kwargs.get("action") in (None, "append")
 
 
 def _metavar(flag: str) -> str:
@@ -44,13 +30,9 @@ def _metavar(flag: str) -> str:
     return flag.lstrip("-").replace("-", "_").upper()
 
 
-def _bool(section: str, name: str, flags: tuple[str, ...], help: str) -> Option:
-    return Option(section, name, flags, help, {"action": argparse.BooleanOptionalAction})
-
-
 RUNTIME = (
     Option("runtime", "run_dir", ("--run-dir",), "where run directories are created"),
-    _bool("runtime", "cuda", ("--cuda",), "use GPUs when present"),
+    flag_option("runtime", "cuda", ("--cuda",), "use GPUs when present"),
     Option("runtime", "devices", ("--device", "-d"), "GPU id to use; repeat for several",
            {"type": int, "action": "append"}),
     Option("runtime", "seed", ("--seed", "-s"), f"random seed (default: drawn and saved in {rundir.CONFIG})",
@@ -58,11 +40,20 @@ RUNTIME = (
     Option("runtime", "checkpoint", ("--checkpoint", "-c"),
            "keep the best model by dev accuracy, every epoch, or each segment's last",
            {"choices": ["best", "all", "last"]}),
-    _bool("runtime", "track_test_acc", ("--track-test-acc",), "measure test accuracy after each training"),
+    flag_option("runtime", "track_test_acc", ("--track-test-acc",), "measure test accuracy after each training"),
     Option("runtime", "quiet", ("--quiet", "-q"), "no progress bars, warnings only", {"action": "store_true"}),
     Option("runtime", "resume", ("--resume",), "continue the interrupted run in this run directory "
            "(RUN_DIR/<timestamp>) with its saved config; options typed as well must agree with it",
            {"metavar": "RUN"}),
+    Option("runtime", "tensorboard", ("--tensorboard",), "also write the run's metrics (each epoch, each training, "
+           "each selection) as TensorBoard scalars under DIR/<run> (pip install 'svp[tracking]')",
+           {"metavar": "DIR"}),
+    Option("runtime", "mlflow", ("--mlflow",), "also log the run to MLflow: its config as params, its metrics; at "
+           "URI, else $MLFLOW_TRACKING_URI, else ./mlflow.db (pip install 'svp[tracking]')",
+           {"nargs": "?", "const": "", "metavar": "URI"}),
+    Option("runtime", "plugins", ("--plugin",), "import this module first: its models, methods, learners, datasets "
+           "or workflows register themselves; repeat for several (give them again on --resume)",
+           {"action": "append", "metavar": "MODULE"}),
 )
 
 DATA = (
@@ -70,10 +61,10 @@ DATA = (
     Option("data", "dataset", ("--dataset",), "a dataset name (svp list datasets), a folder of your own "
            "(train/<class>/*, optional test/ and unlabeled/), a table of texts (.csv, .jsonl), or a .npz or .npy "
            "file of arrays (x, y, x_test, y_test; label -1 for unknown)"),
-    _bool("data", "augmentation", ("--augmentation",), "training augmentation (random crop + flip for images)"),
+    flag_option("data", "augmentation", ("--augmentation",), "training augmentation (random crop + flip for images)"),
     Option("data", "validation", ("--validation", "-v"), "examples split off the training set as a dev set",
            {"type": int}),
-    _bool("data", "shuffle", ("--shuffle",), "shuffle before splitting off the dev set"),
+    flag_option("data", "shuffle", ("--shuffle",), "shuffle before splitting off the dev set"),
     Option("data", "num_workers", ("--num-workers",), "data-loading workers (disk datasets)", {"type": int}),
     Option("data", "eval_num_workers", ("--eval-num-workers",), "workers for evaluation (default: --num-workers)",
            {"type": int}),
@@ -107,101 +98,16 @@ MODEL = (
     Option("model", "eval_batch_size", ("--eval-batch-size",),
            "evaluation and scoring minibatch size (default: --batch-size)", {"type": int}),
     Option("model", "label_smoothing", ("--label-smoothing",), "label smoothing of the loss", {"type": float}),
-    _bool("model", "fp16", ("--fp16", "--amp"),
+    flag_option("model", "fp16", ("--fp16", "--amp"),
           "automatic mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling)"),
     Option("model", "loss_scale", ("--loss-scale",), "initial fp16 loss scale (dynamic after)", {"type": float}),
-    _bool("model", "scale_learning_rates", ("--scale-learning-rates",),
+    flag_option("model", "scale_learning_rates", ("--scale-learning-rates",),
           "scale learning rates linearly with batch size / 256 (Goyal et al. 2017)"),
     Option("model", "weights", ("--weights",), "start from the weights in this file (a state dict, or an svp "
            "checkpoint) instead of random ones; a classifier of another size starts afresh", {"metavar": "PATH"}),
-    _bool("model", "pretrained", ("--pretrained",), "start from the architecture's published ImageNet weights "
+    flag_option("model", "pretrained", ("--pretrained",), "start from the architecture's published ImageNet weights "
           "(torchvision's ResNets; downloaded once, then cached)"),
 )
-
-SELECTION = (
-    Option("workflow", "selection_method", ("--selection-method",),
-           "how the proxy chooses examples (see `svp list methods`)"),
-    Option("workflow", "precomputed_selection", ("--precomputed-selection",),
-           "replay the index files of an earlier run (or a plain index file) into target training"),
-    _bool("workflow", "train_target", ("--train-target",), "train the target on the selected data"),
-    Option("workflow", "proxy_dataset", ("--proxy-dataset",), "the proxy's own view of the same examples, row i "
-           "for example i: a .npz of x (and x_test), such as embeddings for --proxy-arch linear-head",
-           {"metavar": "PATH"}),
-    Option("workflow", "sampling", ("--sampling",), "a scored method's top-k, or a seeded draw by score (Kirsch "
-           "et al. 2023): power draws in proportion to score ** beta (scores >= 0), softmax to exp(beta score)",
-           {"choices": list(cfg.SAMPLINGS)}),
-    Option("workflow", "sampling_beta", ("--sampling-beta",), "inverse temperature of --sampling power/softmax",
-           {"type": float, "metavar": "BETA"}),
-    Option("workflow", "mc_samples", ("--mc-samples",), "bald: Monte-Carlo dropout samples per example",
-           {"type": int, "metavar": "T"}),
-    Option("workflow", "mc_dropout", ("--mc-dropout",), "bald: dropout probability put on the classifier's input "
-           "of a proxy without dropout layers, in training and scoring", {"type": float, "metavar": "P"}),
-)
-
-ACTIVE = (
-    Option("workflow", "initial_subset", ("--initial-subset",), "size of the random first labeled set",
-           {"type": int}),
-    Option("workflow", "rounds", ("--round", "-r"), "examples labeled in one round; repeat for more rounds",
-           {"type": int, "action": "append"}),
-    Option("workflow", "eval_target_at", ("--eval-target-at",),
-           "train the target only at these labeled-set sizes; repeatable (default: all)",
-           {"type": int, "action": "append"}),
-    Option("workflow", "candidates", ("--candidates",), "each round, score only a seeded random sample of N "
-           "unlabeled examples (default: all of them)", {"type": int, "metavar": "N"}),
-)
-
-CORESET = (
-    Option("workflow", "subset", ("--subset",), "examples to keep", {"type": int}),
-    Option("workflow", "keep", ("--keep",), "scored methods: keep the highest scores (hardest) or the lowest "
-           "(easiest)", {"choices": list(cfg.KEEPS)}),
-    _bool("workflow", "class_balance", ("--class-balance",), "scored methods: each class keeps its share of "
-          "--subset"),
-    Option("workflow", "score_epoch", ("--score-epoch",), "el2n, grand: epochs the scoring proxies train "
-           "(default: 10% of the proxy's epochs)", {"type": int, "metavar": "E"}),
-    Option("workflow", "score_seeds", ("--score-seeds",), "el2n, grand: proxies (seeds) the scores are averaged "
-           "over", {"type": int, "metavar": "K"}),
-)
-
-QUERY = (
-    SELECTION[0],  # --selection-method
-    SELECTION[3],  # --proxy-dataset
-    *SELECTION[4:],  # --sampling, --mc-samples, ...
-    ACTIVE[3],  # --candidates
-    Option("workflow", "budget", ("--budget",), "examples each question asks a person to label", {"type": int}),
-    Option("workflow", "initial_subset", ("--initial-subset",), "the first question's size when nothing is "
-           "labeled yet (default: --budget)", {"type": int}),
-    Option("workflow", "cold_start", ("--cold-start",), "how the first question is chosen when nothing is labeled "
-           "yet: at random, or by k-centers or typiclust on features (--proxy-dataset's, else an untrained "
-           "proxy's)",
-           {"choices": list(cfg.COLD_STARTS)}),
-    Option("workflow", "labels", ("--labels",), "with --resume: a person's answers to the last question (a CSV "
-           "of index or id, and label: a class name or number; or Label Studio's JSON export)", {"metavar": "FILE"}),
-    Option("workflow", "format", ("--format",), "also write each question as Label Studio tasks (with the "
-           "proxy's prediction as a pre-annotation) and its labeling interface", {"choices": list(cfg.QUERY_FORMATS)}),
-    _bool("workflow", "train_target", ("--train-target",), "also train the target on every label so far"),
-)
-
-
-@dataclass(frozen=True)
-class WorkflowCommand:
-    """A workflow's command: its help, the config it builds, and its options beyond run, data and model."""
-
-    help: str
-    config: type
-    options: tuple[Option, ...] = ()
-    proxy: bool = True  # has a proxy (the --proxy-* twins)
-
-
-WORKFLOW_COMMANDS = {
-    "train": WorkflowCommand("train one model on the whole training set", cfg.TrainConfig, proxy=False),
-    "active": WorkflowCommand("active learning: a proxy picks examples to label, round by round",
-                              cfg.ActiveConfig, SELECTION + ACTIVE),
-    "coreset": WorkflowCommand("core-set selection: a proxy trained on all data keeps a subset for the target",
-                               cfg.CoresetConfig, SELECTION + CORESET),
-    "query": WorkflowCommand("the labeling loop: a proxy trained on the labels so far asks a person for the next "
-                             "ones; --resume RUN --labels ANSWERS goes on", cfg.QueryConfig, QUERY),
-}
-
 
 def _shown(value: Any) -> Optional[str]:
     """A default as the user would type it, or None when there is nothing to show."""
@@ -210,6 +116,18 @@ def _shown(value: Any) -> Optional[str]:
     if isinstance(value, (tuple, list)):
         return " ".join(map(str, value))
     return str(value)
+
+
+def option_default(option: Option, domain: Domain, config: Optional[type] = None) -> Any:
+    """The default of ``option`` in ``domain``: of its section's field, or of the workflow config ``config``'s
+    (its own fields, and its selection section's)."""
+    if option.section in SECTIONS:
+        return domain.default(SECTIONS[option.section], option.field)
+    if config is None:
+        return None
+    if option.section == "selection":
+        return domain.selection_default(config, option.field)
+    return domain.default(config, option.field)
 
 
 def add_options(group: argparse._ActionsContainer, options: Sequence[Option], domain: Domain,
@@ -224,8 +142,7 @@ def add_options(group: argparse._ActionsContainer, options: Sequence[Option], do
         kwargs = dict(option.kwargs)
         if option.field in choices:
             kwargs["choices"] = choices[option.field]
-        cls = SECTIONS.get(option.section, defaults)
-        default = domain.default(cls, option.field) if cls is not None else None
+        default = option_default(option, domain, defaults)
         # a repeated option starts empty (argparse would append to a default list); parse fills it in
         kwargs["default"] = None if option.repeated else default
         if option.takes_value and "choices" not in kwargs:  # choices show themselves
@@ -274,3 +191,65 @@ def add_proxy_twins(group: argparse._ActionsContainer) -> None:
             own_help += f" ({PROXY_SHORT_FLAGS[option.field]} sets it, as in the original's commands)"
             kwargs["action"] = _NoteShortForm
         group.add_argument(*flags, dest=PROXY_PREFIX + option.field, help=f"proxy's {own_help}", **kwargs)
+
+
+LEARNER_PREFIX = "learner_"  # dests of learner kinds' options: learner_<kind>_<field> (proxy_learner_... for the proxy)
+
+
+def learner_flag(kind: str, name: str, proxy: bool) -> str:
+    """``--<kind>-<option>`` (the target's), or ``--proxy-<kind>-<option>``."""
+    return f"--{'proxy-' if proxy else ''}{kind}-{name}".replace("_", "-")
+
+
+def learner_dest(kind: str, name: str, proxy: bool) -> str:
+    return f"{PROXY_PREFIX if proxy else ''}{LEARNER_PREFIX}{kind}_{name}"
+
+
+def add_learner_options(parser: argparse.ArgumentParser, proxy: bool) -> None:
+    """Each registered learner kind's own options (``Learner.options``), for the target (``--<kind>-<option>``)
+    and, with ``proxy``, for the proxy (``--proxy-<kind>-<option>``), as the kind plays either role."""
+    groups: dict[str, Any] = {}
+    for option in learner_options():
+        for as_proxy in (False, True) if proxy else (False,):
+            if (rundir.PROXY if as_proxy else rundir.TARGET) not in option.roles:
+                continue
+            if option.kind not in groups:
+                groups[option.kind] = parser.add_argument_group(f"{option.kind} learner (with an architecture "
+                                                                f"it builds; default: the kind's own)")
+            kwargs = ({"action": argparse.BooleanOptionalAction} if option.type is bool else
+                      {"type": option.type if option.type in (int, float) else str,
+                       "metavar": option.name.upper()})
+            groups[option.kind].add_argument(
+                learner_flag(option.kind, option.name, as_proxy), dest=learner_dest(option.kind, option.name, as_proxy),
+                default=None, help=f"{'proxy: ' if as_proxy else ''}{option.help or option.name} "
+                f"(default: {option.default})".replace("%", "%%"), **kwargs)
+
+
+METHOD_PREFIX = "method_"  # dests of selection methods' own options: method_<method>_<field>
+
+
+def method_option_dest(method: str, name: str) -> str:
+    return f"{METHOD_PREFIX}{method}_{name}".replace("-", "_")
+
+
+def method_option_flag(method: str, name: str) -> str:
+    return f"--{method}-{name}".replace("_", "-")
+
+
+def method_option_fields() -> list[tuple[str, Any]]:
+    """(method, option field) of every registered method's own options (``Method.options``), but for those
+    the selection section holds already (BALD's --mc-samples and --mc-dropout)."""
+    own = {field.name for field in dataclasses.fields(cfg.SelectionOptions)}
+    return [(name, option) for name, method in METHODS.items() if method.options is not None
+            for option in option_fields(method.options) if option.name not in own]
+
+
+def add_method_options(group: argparse._ActionsContainer) -> None:
+    """``--<method>-<option>`` for each registered method's own options (landing in the selection section's
+    ``options`` when that method selects)."""
+    for method, option in method_option_fields():
+        kwargs = ({"action": argparse.BooleanOptionalAction} if option.type is bool else
+                  {"type": option.type if option.type in (int, float) else str, "metavar": option.name.upper()})
+        group.add_argument(method_option_flag(method, option.name), dest=method_option_dest(method, option.name),
+                           default=None, help=f"{method}: {option.help or option.name} (default: {option.default})"
+                           .replace("%", "%%"), **kwargs)

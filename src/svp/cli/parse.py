@@ -7,15 +7,20 @@ starting weights, which the proxy takes only where they fit it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 from typing import Any, Callable, Optional, Sequence
 
 from svp import config as cfg
 from svp.cli.domain import Domain
-from svp.cli.options import DATA, MODEL, PROXY_PREFIX, RUNTIME, WORKFLOW_COMMANDS, Option
+from svp.cli.options import (DATA, MODEL, PROXY_PREFIX, RUNTIME, learner_dest, learner_flag, method_option_dest,
+                             method_option_fields, method_option_flag)
 from svp.engine.schedule import scale_learning_rates
 from svp.errors import UsageError
+from svp.learners import LEARNERS, learner_kind, learner_options
 from svp.models import PRETRAINED
+from svp.options import Option
+from svp.workflows.registry import WORKFLOWS
 
 FieldPath = tuple[str, ...]
 log = logging.getLogger(__name__)
@@ -54,13 +59,48 @@ def model_config(args: argparse.Namespace, domain: Domain, prefix: str = "",
     values["learning_rates"] = _scaled_rates(args, prefix, values, base)
     if base is not None:
         values.update(_proxy_start(args, prefix, values["arch"], base))
+    values["options"] = _learner_values(args, values["arch"], proxy=bool(prefix))
+    kind = learner_kind(values["arch"])
     try:
-        return cfg.ModelConfig(**values)
+        config = cfg.ModelConfig(**values)
+        return config if kind is None else kind.configure(config)
     except UsageError as error:
         if not prefix:
             raise
         # a ModelConfig names the target's options; these are their --proxy-* twins
         raise UsageError(str(error).replace("--", "--" + prefix.replace("_", "-"))) from None
+
+
+def _method_values(args: argparse.Namespace, method: str) -> dict:
+    """The options of the selection ``method`` given as ``--<method>-<option>``, by name; those of another
+    method are refused."""
+    given = {}
+    for owner, option in method_option_fields():
+        value = getattr(args, method_option_dest(owner, option.name), None)
+        if value is None:
+            continue
+        if owner != method:
+            raise UsageError(f"{method_option_flag(owner, option.name)} is an option of {owner}, not of "
+                             f"--selection-method {method} ; drop it, or select by {owner}")
+        given[option.name] = value
+    return given
+
+
+def _learner_values(args: argparse.Namespace, arch: str, proxy: bool) -> dict:
+    """The options of ``arch``'s learner kind given as ``--<kind>-<option>`` (``--proxy-...``), by name; those
+    of another kind are refused."""
+    given, kind = {}, learner_kind(arch)
+    for option in learner_options():
+        value = getattr(args, learner_dest(option.kind, option.name, proxy), None)
+        if value is None:
+            continue
+        if LEARNERS[option.kind] is not kind:
+            flag = "--proxy-arch" if proxy else "--arch"
+            raise UsageError(f"{learner_flag(option.kind, option.name, proxy)} is an option of the {option.kind} "
+                             f"learner, which does not build {flag} {arch} ; drop it, or choose an architecture of "
+                             f"that learner")
+        given[option.name] = value
+    return given
 
 
 def _proxy_start(args: argparse.Namespace, prefix: str, arch: str, base: cfg.ModelConfig) -> dict:
@@ -105,23 +145,46 @@ def build_config(args: argparse.Namespace, domain: Domain) -> Any:
     """The frozen config of the workflow ``args.command`` names."""
     if args.command in domain.extra_commands:
         return domain.extra_commands[args.command].build_config(args, domain)
-    command = WORKFLOW_COMMANDS[args.command]
-    common = dict(data=data_config(args, domain), runtime=runtime_config(args, domain))
+    record = WORKFLOWS[args.command]
+    own = [option for option in record.options if option.section == "workflow"]
+    selection = [option for option in record.options if option.section == "selection"]
+    workflow = _values(args, own, _defaults(domain, record.config))
+    if selection:
+        values = _values(args, selection, lambda name: domain.selection_default(record.config, name))
+        values["options"] = _method_values(args, values["method"])
+        workflow["selection"] = dataclasses.replace(domain.default(record.config, "selection"), **values)
+    common = dict(data=data_config(args, domain), runtime=runtime_config(args, domain), **workflow)
     target = model_config(args, domain)
-    if not command.proxy:
-        return command.config(**common, model=target)
+    if not record.proxy:
+        return record.config(**common, model=target)
     builder = domain.proxy_builders.get(getattr(args, PROXY_PREFIX + "arch"))
     proxy = builder(args) if builder is not None else model_config(args, domain, PROXY_PREFIX, base=target)
-    workflow = _values(args, command.options, _defaults(domain, command.config))
-    return command.config(**common, target=target, proxy=proxy, **workflow)
+    return record.config(**common, target=target, proxy=proxy)
+
+
+def flags_of(domain: Domain, workflow: str) -> dict[str, str]:
+    """Config field -> the flag that sets it, for errors on the command line (see :func:`svp.config.named_by`)."""
+    options = (*RUNTIME, *DATA, *MODEL, *(WORKFLOWS[workflow].options if workflow in WORKFLOWS else ()))
+    flags = {option.field: next(f for f in option.flags if f.startswith("--")) for option in options}
+    for option in MODEL:  # a model's fields by section: the target's (or train's) and the proxy's twins
+        flag = flags[option.field]
+        flags.update({f"model.{option.field}": flag, f"target.{option.field}": flag,
+                      f"proxy.{option.field}": "--proxy-" + flag[2:]})
+    return flags
 
 
 def option_paths(domain: Domain, workflow: str) -> dict[str, FieldPath]:
     """Option dest -> where its value lands in the workflow's config (a path of field names)."""
     model = "model" if workflow == "train" else "target"
-    where = {"data": ("data",), "runtime": ("runtime",), "model": (model,), "workflow": ()}
-    options = (*RUNTIME, *DATA, *MODEL, *WORKFLOW_COMMANDS[workflow].options)
+    where = {"data": ("data",), "runtime": ("runtime",), "model": (model,), "workflow": (),
+             "selection": ("selection",)}
+    options = (*RUNTIME, *DATA, *MODEL, *WORKFLOWS[workflow].options)
     paths = {o.field: (*where[o.section], o.field) for o in options}
+    paths.update({learner_dest(o.kind, o.name, False): (model, "options", o.name) for o in learner_options()})
+    paths.update({method_option_dest(m, o.name): ("selection", "options", o.name) for m, o in method_option_fields()})
+    if not WORKFLOWS[workflow].proxy:
+        return paths
+    paths.update({learner_dest(o.kind, o.name, True): ("proxy", "options", o.name) for o in learner_options()})
     paths.update({PROXY_PREFIX + o.field: ("proxy", o.field) for o in MODEL})
     if domain.proxy_options is not None:
         paths.update({o.field: ("proxy", "options", o.field) for o in domain.proxy_options.options})

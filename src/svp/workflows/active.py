@@ -23,8 +23,9 @@ from svp.errors import UsageError
 from svp.rundir import PROXY, TARGET
 from svp.workflows.context import Context
 from svp.workflows.loop import Annotator, Question, run_loop
+from svp.workflows.registry import workflow_of
+from svp.workflows.result import RunResult
 from svp.workflows.setup import open_run
-from svp.workflows.steps import write
 
 log = logging.getLogger(__name__)
 
@@ -39,20 +40,18 @@ def validate_active(config: ActiveConfig, data, pool: np.ndarray, dev: np.ndarra
             f"{pool_size} examples of the pool (training set minus --validation); lower them")
 
 
-def run_active(config: ActiveConfig) -> Path:
-    """Run active learning; return the run directory."""
+def run_active(config: ActiveConfig) -> RunResult:
+    """Run active learning (or, given ``precomputed_selection``, the replay record's workflow)."""
     if config.precomputed_selection:
-        from svp.workflows.replay import replay_active
-
-        return replay_active(config)
+        return workflow_of(config).run(config)
     with open_run(config, validate_active) as ctx:
         same = config.proxy.trains_like(config.target) and config.proxy_dataset is None
         trains_target = config.train_target and not same
         run_loop(ctx, Oracle(), np.empty(0, dtype=np.int64), lambda round_, labeled: _round_size(config, round_),
                  config.initial_subset, lambda size: trains_target and evaluates_target_at(config, size))
         if same and config.train_target:
-            write(link_target_to_proxy, ctx.run)
-    return ctx.run
+            ctx.write(link_target_to_proxy, ctx.run)
+    return RunResult(ctx.run, config.workflow)
 
 
 def _round_size(config: ActiveConfig, round_: int) -> Optional[int]:
@@ -75,11 +74,11 @@ class Oracle(Annotator):
 
     def ask(self, ctx: Context, question: Question) -> None:
         if question.round == 1:  # the random initial subset: no selection.csv row, as in the original
-            write(rundir.save_index, rundir.initial_subset_index(ctx.run, len(question.picked)), question.picked)
+            ctx.save_index(rundir.initial_subset_index(ctx.run, len(question.picked)), question.picked)
             return
         updated = np.concatenate([question.labeled, question.picked])
-        write(rundir.save_index, rundir.labeled_index(ctx.run, PROXY, len(updated)), updated)
-        write(rundir.append_row, ctx.path(rundir.SELECTION_CSV), question.row)
+        ctx.save_index(rundir.labeled_index(ctx.run, PROXY, len(updated)), updated)
+        ctx.selected(question.row, question.picked)
 
     def answered(self, ctx: Context, round_: int, picked: np.ndarray) -> np.ndarray:
         return picked

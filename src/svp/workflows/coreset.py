@@ -17,15 +17,17 @@ from typing import Optional
 import numpy as np
 
 from svp import rundir
-from svp.config import CoresetConfig, ModelConfig
+from svp.config import CoresetConfig, ModelConfig, SelectionOptions
 from svp.engine.forgetting import ForgettingTracker
 from svp.errors import UsageError
 from svp.learners import Learner, make_learner
 from svp.rundir import PROXY, TARGET
-from svp.selection import EARLY_SCORES_KEY, FORGETTING_KEY, METHODS, Outputs
+from svp.selection import EARLY_SCORES_KEY, FORGETTING_KEY, METHODS, Outputs, method_scores, model_needs
 from svp.workflows.context import Context
+from svp.workflows.registry import workflow_of
+from svp.workflows.result import RunResult
 from svp.workflows.setup import open_run
-from svp.workflows.steps import timed_select, train_step, write
+from svp.workflows.steps import timed_select, train_step
 
 log = logging.getLogger(__name__)
 
@@ -37,35 +39,34 @@ def validate_coreset(config: CoresetConfig, data, pool: np.ndarray, dev: np.ndar
                          "(training set minus --validation)")
 
 
-def run_coreset(config: CoresetConfig) -> Path:
-    """Select a core set with the proxy and train the target on it; return the run directory."""
+def run_coreset(config: CoresetConfig) -> RunResult:
+    """Select a core set with the proxy and train the target on it (or, given ``precomputed_selection``, the
+    replay record's workflow)."""
     if config.precomputed_selection:
-        from svp.workflows.replay import replay_coreset
-
-        return replay_coreset(config)
+        return workflow_of(config).run(config)
     with open_run(config, validate_coreset) as ctx:
         selected = select_coreset(ctx, config)
         if config.train_target:
             train_step(ctx, make_learner(config.target, TARGET, ctx.env), TARGET, selected, need_model=False)
-    return ctx.run
+    return RunResult(ctx.run, config.workflow)
 
 
 def select_coreset(ctx: Context, config: CoresetConfig) -> np.ndarray:
     """The kept subset: reloaded when a finished selection exists, else computed."""
     if rundir.find_row(ctx.path(rundir.SELECTION_CSV), config.subset) is not None:
         return rundir.load_index(ctx.path(rundir.SELECTED_INDEX))
-    method = METHODS[config.selection_method]
+    method = METHODS[config.selection.method]
     proxy = make_learner(config.proxy, PROXY, ctx.env_of(PROXY))
     extra, score = {}, None
     if method.early:  # every scoring proxy's pass over the pool counts as the selection's inference
-        score = functools.partial(_early_scores, _scoring_proxies(ctx, config), config.selection_method)
+        score = functools.partial(_early_scores, _scoring_proxies(ctx, config), config.selection)
     elif method.needs:
-        extra = _train_proxy(ctx, proxy, "forgetting" in method.needs)
-    selected, row, _ = timed_select(ctx, proxy, config.selection_method, ctx.pool, config.subset,
+        extra = _train_proxy(ctx, proxy, "forgetting" in model_needs(method.needs))
+    selected, row, _ = timed_select(ctx, proxy, config.selection.method, ctx.pool, config.subset,
                                     np.empty(0, dtype=np.int64), extra, score)
-    write(rundir.save_index, ctx.path(rundir.SELECTED_INDEX), np.sort(selected))
-    write(rundir.append_row, ctx.path(rundir.SELECTION_CSV), row)
-    write(proxy.discard, rundir.training_dir(ctx.run, PROXY, len(ctx.pool)))
+    ctx.save_index(ctx.path(rundir.SELECTED_INDEX), np.sort(selected))
+    ctx.selected(row, selected)
+    ctx.write(proxy.discard, rundir.training_dir(ctx.run, PROXY, len(ctx.pool)))
     return np.sort(selected)
 
 
@@ -87,8 +88,8 @@ def _scoring_proxies(ctx: Context, config: CoresetConfig) -> list[Learner]:
     They share one proxy.csv row: the mean of their accuracies and the sum
     of their times, written once all are saved.
     """
-    n, model = len(ctx.pool), early_schedule(config.proxy, config.score_epoch)
-    learners = [make_learner(model, PROXY, ctx.env_of(PROXY)) for _ in range(config.score_seeds)]
+    n, model = len(ctx.pool), early_schedule(config.proxy, config.selection.score_epoch)
+    learners = [make_learner(model, PROXY, ctx.env_of(PROXY)) for _ in range(config.selection.score_seeds)]
     results = ctx.path(rundir.role_csv(PROXY))
     if rundir.find_row(results, n) is not None:
         for s, learner in enumerate(learners):
@@ -96,11 +97,10 @@ def _scoring_proxies(ctx: Context, config: CoresetConfig) -> list[Learner]:
         return learners
     rows = []
     for s, learner in enumerate(learners):
-        log.info("scoring proxy %d of %d: %d epochs on %d examples", s + 1, len(learners), config.score_epoch, n)
+        log.info("scoring proxy %d of %d: %d epochs on %d examples", s + 1, len(learners), config.selection.score_epoch, n)
         rows.append(learner.train(ctx.pool, rundir.scoring_dir(ctx.run, n, s), ctx.seed_for(f"score_seed_{s}", n))
                     .row())
-    write(rundir.append_row, results, {**{key: _combined(key, [r[key] for r in rows]) for key in rows[0]},
-                                       "nexamples": n})
+    ctx.trained(PROXY, {**{key: _combined(key, [r[key] for r in rows]) for key in rows[0]}, "nexamples": n})
     return learners
 
 
@@ -111,13 +111,14 @@ def _combined(key: str, values: list) -> Optional[float]:
     return float(sum(values)) if key.endswith("_time") else float(sum(values) / len(values))
 
 
-def _early_scores(learners: list[Learner], method: str, indices: np.ndarray, needs: frozenset) -> Outputs:
-    """``method``'s scores of ``indices`` by each of ``learners``, averaged (under ``EARLY_SCORES_KEY``
-    of the last one's outputs)."""
+def _early_scores(learners: list[Learner], selection: SelectionOptions, indices: np.ndarray,
+                  needs: frozenset) -> Outputs:
+    """The selection method's scores of ``indices`` by each of ``learners``, averaged (under
+    ``EARLY_SCORES_KEY`` of the last one's outputs)."""
     total = None
     for learner in learners:
         out = learner.score(indices, needs)
-        scores = np.asarray(METHODS[method].score(out), dtype=np.float64)
+        scores = np.asarray(method_scores(selection.method, out, selection.options), dtype=np.float64)
         total = scores if total is None else total + scores
     out.extra[EARLY_SCORES_KEY] = total / len(learners)
     return out

@@ -33,7 +33,7 @@ from svp.learners import Learner, make_learner
 from svp.rundir import PROXY, TARGET
 from svp.selection import Outputs, select
 from svp.workflows.context import Context
-from svp.workflows.steps import timed_select, train_step, write
+from svp.workflows.steps import timed_select, train_step
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def run_loop(ctx: Context, annotator: Annotator, labeled: np.ndarray, budget: Bu
         if picked is None:
             question = proxy_question(ctx, proxy, round_, labeled, size, annotator.needs, previous)
             picked = _ask(ctx, annotator, question)
-            write(proxy.discard, rundir.training_dir(ctx.run, PROXY, len(labeled)))  # its question is recorded
+            ctx.write(proxy.discard, rundir.training_dir(ctx.run, PROXY, len(labeled)))  # its question is recorded
         answered = annotator.answered(ctx, round_, picked)
         if answered is None:
             return labeled
@@ -134,7 +134,7 @@ def proxy_question(ctx: Context, proxy: Learner, round_: int, labeled: np.ndarra
                    needs: frozenset, previous: Optional[int]) -> Question:
     """The proxy's pick of ``budget`` unlabeled examples, and how many of its predictions changed."""
     candidates = unlabeled_pool(ctx, labeled)
-    picked, row, scored = timed_select(ctx, proxy, ctx.config.selection_method, candidates, budget, labeled,
+    picked, row, scored = timed_select(ctx, proxy, ctx.config.selection.method, candidates, budget, labeled,
                                        also=needs)
     if scored.probs is not None:
         row.update(prediction_changes(ctx, len(labeled), previous, scored))
@@ -148,7 +148,7 @@ def prediction_changes(ctx: Context, size: int, previous: Optional[int], scored:
     (the stabilizing-predictions criterion of Bloodgood and Vijay-Shanker, 2009).
     """
     classes = scored.probs.argmax(axis=1).astype(np.int16)
-    write(rundir.save_predictions, rundir.training_dir(ctx.run, PROXY, size) / rundir.PREDICTIONS,
+    ctx.write(rundir.save_predictions, rundir.training_dir(ctx.run, PROXY, size) / rundir.PREDICTIONS,
           scored.indices, classes)
     before = None if previous is None else rundir.load_predictions(
         rundir.training_dir(ctx.run, PROXY, previous) / rundir.PREDICTIONS)

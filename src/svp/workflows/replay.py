@@ -26,8 +26,9 @@ from svp.learners import make_learner
 from svp.rundir import TARGET
 from svp.workflows.context import Context
 from svp.workflows.identity import check_selected_from
+from svp.workflows.result import RunResult
 from svp.workflows.setup import open_run
-from svp.workflows.steps import train_step, write
+from svp.workflows.steps import train_step
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,13 @@ def _target_sizes(config: ActiveConfig, selections: list[np.ndarray]) -> list[in
     return sizes[1:] if len(sizes) > 1 else sizes
 
 
+def run_replay(config: Any) -> RunResult:
+    """Replay ``config.precomputed_selection`` into target training: an active run's labeled sets, or a
+    core-set's subset (as ``config`` is an :class:`ActiveConfig` or a :class:`CoresetConfig`)."""
+    replay = replay_coreset if isinstance(config, CoresetConfig) else replay_active
+    return RunResult(replay(config), config.workflow)
+
+
 def replay_active(config: ActiveConfig) -> Path:
     """Train the target on each labeled set of an earlier run (``eval_target_at`` sizes only)."""
     source = _source(config)
@@ -140,7 +148,7 @@ def replay_active(config: ActiveConfig) -> Path:
 
     with open_run(config, validate, _dev_index(source)) as ctx:
         if source.is_dir():
-            write(link_earlier_results, source, ctx.run)
+            ctx.write(link_earlier_results, source, ctx.run)
         keep = _target_sizes(config, selections)
         _replay(ctx, [s for s in selections if len(s) in keep])
     return ctx.run
@@ -159,7 +167,7 @@ def replay_coreset(config: CoresetConfig) -> Path:
     with open_run(config, validate, _dev_index(source)) as ctx:
         (selected,) = read
         if source.is_dir():
-            write(link_earlier_results, source, ctx.run)
-        write(rundir.save_index, ctx.path(rundir.SELECTED_INDEX), selected)
+            ctx.write(link_earlier_results, source, ctx.run)
+        ctx.save_index(ctx.path(rundir.SELECTED_INDEX), selected)
         _replay(ctx, [selected])
     return ctx.run

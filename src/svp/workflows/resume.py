@@ -25,10 +25,11 @@ FieldPath = tuple[str, ...]
 
 # fields that say how (and where) to run now, not what the run is: never a conflict
 EXEMPT: frozenset[FieldPath] = frozenset({("runtime", "resume"), ("runtime", "quiet"), ("runtime", "devices"),
-                                          ("runtime", "cuda")})
+                                          ("runtime", "cuda"), ("runtime", "tensorboard"), ("runtime", "mlflow"),
+                                          ("runtime", "plugins")})
 
 
-def resumed_config(config: Any, typed: Mapping[FieldPath, str]) -> Any:
+def resumed_config(config: Any, typed: Mapping[FieldPath, str], per_call: tuple[str, ...] = ()) -> Any:
     """The saved config of the run ``config.runtime.resume`` names, ready to continue.
 
     Parameters
@@ -44,19 +45,27 @@ def resumed_config(config: Any, typed: Mapping[FieldPath, str]) -> Any:
     UsageError
         When the folder holds no run of this workflow, or a typed option
         disagrees with the saved config.
+
+    ``per_call`` names the fields that say what one call does (see
+    :class:`svp.workflows.registry.Workflow`): they come from ``config``.
     """
     run = Path(config.runtime.resume)
     saved = load_saved_config(run, config.workflow, type(config))
-    per_call = cfg.PER_CALL.get(config.workflow, ())
     conflicts = [text for path, flag in typed.items()
                  if path not in EXEMPT and path[0] not in per_call
                  and (text := _conflict(config, saved, path, flag)) is not None]
     if conflicts:
         raise UsageError(f"--resume {run}: {'; '.join(conflicts)}. Drop these options to continue with the "
                          "saved values, or start a new run without --resume")
+    missing = [name for name in saved.runtime.plugins if name not in config.runtime.plugins]
+    if missing:  # a run directory's file never makes svp import code: the user names the plugins each time
+        raise UsageError(f"--resume {run} was made with {' '.join('--plugin ' + name for name in missing)} ; give "
+                         "it again (the models, methods or data the run uses are registered by it)")
     # how to run now (devices, progress) comes from this command line, what the run is from the saved config
     runtime = dataclasses.replace(saved.runtime, resume=str(run), quiet=config.runtime.quiet,
-                                  cuda=config.runtime.cuda, devices=config.runtime.devices)
+                                  cuda=config.runtime.cuda, devices=config.runtime.devices,
+                                  tensorboard=config.runtime.tensorboard, mlflow=config.runtime.mlflow,
+                                  plugins=config.runtime.plugins)
     # and what this call does (a query's answers) from this command line too
     return dataclasses.replace(saved, runtime=runtime, **{name: getattr(config, name) for name in per_call})
 
@@ -83,29 +92,47 @@ def load_saved_config(run: Path, workflow: str, cls: type) -> Any:
         raise UsageError(f"--resume {run}: {rundir.CONFIG} is damaged: {error}") from None
 
 
-def check_saved_files(run: Path, config: Any, num_train: int, dev: np.ndarray) -> None:
-    """Every index file the run's results rows rely on holds what they say: its size, valid indices.
+def check_train_files(run: Path, config: Any, num_train: int, dev: np.ndarray) -> None:
+    """``svp train``'s: the pool it trained on, once results.csv says it did."""
+    if _sizes(run / rundir.RESULTS_CSV):
+        rundir.load_checked_index(run / rundir.TRAIN_INDEX, num_train, dev, count=num_train - len(dev))
 
-    Checkpoints are checked when a resumed step loads one. Raises a
-    :class:`UsageError` naming the first file that does not fit.
-    """
-    if config.workflow == "train":
-        if _sizes(run / rundir.RESULTS_CSV):
-            rundir.load_checked_index(run / rundir.TRAIN_INDEX, num_train, dev, count=num_train - len(dev))
-        return
+
+def check_trained_files(run: Path, num_train: int, dev: np.ndarray) -> None:
+    """The labeled set of each proxy and target training that proxy.csv and target.csv record."""
     for role in (PROXY, TARGET):
         for n in _sizes(run / rundir.role_csv(role)):
             rundir.load_checked_index(rundir.labeled_index(run, role, n), num_train, dev, count=n)
-    if config.workflow == "query":  # its selections are questions, each in its own index file
-        for round_ in rundir.query_rounds(run):
-            rundir.load_checked_index(rundir.query_file(run, round_, "index"), num_train, dev)
-        return
+
+
+def check_active_files(run: Path, config: Any, num_train: int, dev: np.ndarray) -> None:
+    """Active learning's (and a replay's): the trainings', each selection's labeled set, the initial subset."""
+    check_trained_files(run, num_train, dev)
     for n in _sizes(run / rundir.SELECTION_CSV):
-        chosen = run / rundir.SELECTED_INDEX if config.workflow == "coreset" else rundir.labeled_index(run, PROXY, n)
-        rundir.load_checked_index(chosen, num_train, dev, count=n)
-    if config.workflow == "active" and rundir.initial_subset_index(run, config.initial_subset).exists():
-        rundir.load_checked_index(rundir.initial_subset_index(run, config.initial_subset), num_train, dev,
-                                  count=config.initial_subset)
+        rundir.load_checked_index(rundir.labeled_index(run, PROXY, n), num_train, dev, count=n)
+    initial = getattr(config, "initial_subset", None)
+    if initial is not None and rundir.initial_subset_index(run, initial).exists():
+        rundir.load_checked_index(rundir.initial_subset_index(run, initial), num_train, dev, count=initial)
+
+
+def check_coreset_files(run: Path, config: Any, num_train: int, dev: np.ndarray) -> None:
+    """Core-set selection's: the trainings', and the subset kept."""
+    check_trained_files(run, num_train, dev)
+    for n in _sizes(run / rundir.SELECTION_CSV):
+        rundir.load_checked_index(run / rundir.SELECTED_INDEX, num_train, dev, count=n)
+
+
+def check_query_files(run: Path, config: Any, num_train: int, dev: np.ndarray) -> None:
+    """The labeling loop's: the trainings', and each question, in its own index file."""
+    check_trained_files(run, num_train, dev)
+    for round_ in rundir.query_rounds(run):
+        rundir.load_checked_index(rundir.query_file(run, round_, "index"), num_train, dev)
+
+
+def check_replay_files(run: Path, config: Any, num_train: int, dev: np.ndarray) -> None:
+    """A replay's: those of the workflow whose selection it replays."""
+    check = check_coreset_files if config.workflow == "coreset" else check_active_files
+    check(run, config, num_train, dev)
 
 
 def _sizes(path: Path) -> list[int]:

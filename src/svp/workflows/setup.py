@@ -7,6 +7,7 @@ here, before any training and before the run directory is created.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import platform
 import secrets
@@ -28,15 +29,13 @@ from svp.engine import distributed
 from svp.engine.device import pick_device
 from svp.errors import UsageError
 from svp.learners import Environment, archs_for, learner_kind
-from svp.selection import ACTIVE_METHODS, CORESET_METHODS, METHODS, SCORED_METHODS
+from svp.tracking import sinks_for
+from svp.selection import METHODS, method_options, model_needs
 from svp.workflows import identity
 from svp.workflows.context import Context
-from svp.workflows.resume import check_saved_files
+from svp.workflows.registry import workflow_of
 
 log = logging.getLogger(__name__)
-
-#: The selection methods each selecting workflow offers.
-WORKFLOW_METHODS = {"active": ACTIVE_METHODS, "coreset": CORESET_METHODS, "query": ACTIVE_METHODS}
 
 Validator = Callable[[Any, Data, np.ndarray, np.ndarray], None]
 
@@ -53,6 +52,8 @@ def open_run(config: Any, validate: Optional[Validator] = None, dev_index: Optio
     check_selection_method(config)
     check_learners(config)
     runtime = config.runtime
+    # trackers first: one not installed (or not reachable) fails before any data is read
+    sinks = sinks_for(runtime.tensorboard, runtime.mlflow) if distributed.is_main() else []
     rundir.check_writable(*((runtime.resume, "--resume") if runtime.resume else (runtime.run_dir, "--run-dir")))
     device = pick_device(config.runtime.cuda, config.runtime.devices)
     distributed.init_from_env(device)
@@ -61,7 +62,8 @@ def open_run(config: Any, validate: Optional[Validator] = None, dev_index: Optio
     data = open_dataset(config.data)
     proxy_data = open_view(config.proxy_dataset, data) if getattr(config, "proxy_dataset", None) else None
     check_learners(config, data, proxy_data)
-    if not isinstance(config, cfg.QueryConfig):  # the labeling loop asks a person for the unknown ones
+    record = workflow_of(config)
+    if not record.asks_person:  # the labeling loop asks a person for the unknown ones
         check_labels_known(config, data)
     lock = _lock_resumed(config)  # before reading the run's files: another process may be writing them
     try:
@@ -74,19 +76,27 @@ def open_run(config: Any, validate: Optional[Validator] = None, dev_index: Optio
         if validate is not None:
             validate(config, data, pool, dev)
         run, lock = _run_directory(config, dev, examples.identity, lock)
-        if config.runtime.resume:
-            check_saved_files(run, config, data.size("train"), dev)
+        if config.runtime.resume and record.check_files is not None:
+            record.check_files(run, config, data.size("train"), dev)
     except BaseException:
         if lock is not None:
             lock.release()
         raise
     log.info("run directory %s (seed %d, device %s)", run, seed, device)
-    samples_mc = hasattr(config, "selection_method") and "mc" in METHODS[config.selection_method].needs
-    env = Environment(data, device, dev, config.runtime.track_test_acc, config.runtime.checkpoint,
-                      getattr(config, "mc_samples", Environment.mc_samples),
-                      getattr(config, "mc_dropout", Environment.mc_dropout), mc_training=samples_mc)
+    env = _environment(config, data, device, dev)
     proxy_env = None if proxy_data is None else dataclasses.replace(env, data=proxy_data)
-    return Context(config, env, pool, run, seed, lock, proxy_env, examples)
+    return Context(config, env, pool, run, seed, lock, proxy_env, examples, sinks)
+
+
+def _environment(config: Any, data: Data, device: torch.device, dev: np.ndarray) -> Environment:
+    """What the run's learners share (with BALD's Monte-Carlo dropout settings when its method samples)."""
+    env = Environment(data, device, dev, config.runtime.track_test_acc, config.runtime.checkpoint)
+    if not isinstance(config, cfg.SelectionConfig):
+        return env
+    options = config.selection
+    samples_mc = not config.precomputed_selection and "mc" in model_needs(METHODS[options.method].needs)
+    return dataclasses.replace(env, mc_samples=options.mc_samples, mc_dropout=options.mc_dropout,
+                               mc_training=samples_mc)
 
 
 def _pool_and_dev(config: Any, data: Data, dev_index: Optional[Path]) -> tuple[Any, np.ndarray, np.ndarray]:
@@ -95,7 +105,7 @@ def _pool_and_dev(config: Any, data: Data, dev_index: Optional[Path]) -> tuple[A
     The labeling loop's dev set comes from the examples the dataset labels (a dev set needs labels).
     """
     num_train = data.size("train")
-    if dev_index is None and isinstance(config, cfg.QueryConfig):
+    if dev_index is None and workflow_of(config).asks_person:
         known = np.flatnonzero(data.targets("train") != UNKNOWN)
         if config.data.validation and config.data.validation >= len(known):
             raise UsageError(f"--validation {config.data.validation}: the dev set is split off the labeled "
@@ -134,39 +144,46 @@ def resolve_seed(seed: Optional[int]) -> int:
 
 def check_selection_method(config: Any) -> None:
     """An unknown method, or one the workflow does not offer, fails before any data is read."""
-    allowed = WORKFLOW_METHODS.get(config.workflow)
-    if allowed is None or config.precomputed_selection:
+    record = workflow_of(config)
+    if record.methods is None or config.precomputed_selection:
         return
-    if config.selection_method not in allowed:
-        raise UsageError(f"unknown --selection-method {config.selection_method!r}; "
+    allowed, options = record.methods(), config.selection
+    if options.method not in allowed:
+        raise UsageError(f"unknown {cfg.option_name(options, 'method')} {options.method!r}; "
                          f"choose one of: {', '.join(allowed)}")
-    check_scoring_options(config)
+    check_scoring_options(options, allowed)
+    try:
+        method_options(options.method, options.options)
+    except ValueError as error:
+        raise UsageError(f"{error} ; correct or drop it") from None
 
 
-def check_scoring_options(config: Any) -> None:
-    """--sampling, --keep and --class-balance work on a method's scores: refuse them for a method without."""
-    method, easiest = METHODS[config.selection_method], getattr(config, "keep", "hardest") == "easiest"
-    asked = [flag for flag, on in ((f"--sampling {config.sampling}", config.sampling != "top"),
-                                   ("--keep easiest", easiest),
-                                   ("--class-balance", getattr(config, "class_balance", False))) if on]
+def check_scoring_options(options: cfg.SelectionOptions, allowed: tuple[str, ...]) -> None:
+    """Sampling, keep and class balance work on a method's scores: refuse them for a method without."""
+    method, easiest = METHODS[options.method], options.keep == "easiest"
+    name = functools.partial(cfg.option_name, options)
+    asked = [text for text, on in ((f"{name('sampling')} {options.sampling}", options.sampling != "top"),
+                                   (f"{name('keep')} easiest", easiest),
+                                   (name("class_balance"), options.class_balance)) if on]
     if asked and method.score is None:
-        raise UsageError(f"--selection-method {config.selection_method} ranks by no score, so {' and '.join(asked)} "
-                         f"cannot apply ; drop {asked[0]}, or choose a scored method "
-                         f"({', '.join(m for m in SCORED_METHODS if m in WORKFLOW_METHODS[config.workflow])})")
-    if config.sampling == "power" and (easiest or not method.nonnegative):
-        what = "--keep easiest (minus the score)" if easiest else config.selection_method
-        raise UsageError(f"--sampling power draws in proportion to scores >= 0, and {what} gives negative ones "
-                         "; use --sampling softmax")
+        scored = [m for m in allowed if METHODS[m].score is not None]
+        raise UsageError(f"{name('method')} {options.method} ranks by no score, so {' and '.join(asked)} cannot "
+                         f"apply ; drop {asked[0]}, or choose a scored method ({', '.join(scored)})")
+    if options.sampling == "power" and (easiest or not method.nonnegative):
+        what = f"{name('keep')} easiest (minus the score)" if easiest else options.method
+        raise UsageError(f"{name('sampling')} power draws in proportion to scores >= 0, and {what} gives negative "
+                         f"ones ; use {name('sampling')} softmax")
 
 
 def _learners(config: Any) -> Iterator[tuple[str, str, cfg.ModelConfig, Optional[str], str]]:
     """(role, flag, model, the method it selects by or None, its dataset) of each model the config names."""
     if not isinstance(config, cfg.SelectionConfig):  # train
-        yield rundir.TARGET, "--arch", config.model, None, config.data.dataset
+        yield rundir.TARGET, cfg.option_name(config, "model.arch"), config.model, None, config.data.dataset
         return
-    yield rundir.TARGET, "--arch", config.target, None, config.data.dataset
-    method = None if config.precomputed_selection else config.selection_method
-    yield rundir.PROXY, "--proxy-arch", config.proxy, method, config.proxy_dataset or config.data.dataset
+    yield rundir.TARGET, cfg.option_name(config, "target.arch"), config.target, None, config.data.dataset
+    method = None if config.precomputed_selection else config.selection.method
+    yield (rundir.PROXY, cfg.option_name(config, "proxy.arch"), config.proxy, method,
+           config.proxy_dataset or config.data.dataset)
 
 
 #: a modality in words, for messages

@@ -16,30 +16,15 @@ import numpy as np
 
 from svp import rundir
 from svp._faults import fault_point
-from svp.engine import distributed
-from svp.engine.fit import BatchHook
-from svp.learners import Learner
-from svp.selection import METHODS, Outputs, select
+from svp.learners import BatchHook, Learner
+from svp.selection import METHODS, Outputs, derive_needs, model_needs, select
 from svp.workflows.context import Context
 
 log = logging.getLogger(__name__)
 
-#: what only a trained model can give (labels come from the data)
-MODEL_NEEDS = frozenset({"probs", "features", "mc"})
+#: the basic needs a model does not give when it scores: labels come from the data, forgetting counts from training
+NOT_SCORED = frozenset({"labels", "forgetting"})
 Scorer = Callable[[np.ndarray, frozenset], Outputs]
-
-
-def write(fn, *args) -> None:
-    """Run a file write on rank 0 only; every rank waits until it is on disk.
-
-    The first barrier keeps rank 0 from writing before every rank has
-    passed its own "is it written yet?" check (e.g. ``path.exists()``), so
-    no rank sees the file early, skips this call and its barriers.
-    """
-    distributed.barrier()
-    if distributed.is_main():
-        fn(*args)
-    distributed.barrier()
 
 
 def train_step(ctx: Context, learner: Learner, role: str, labeled: np.ndarray, *,
@@ -60,23 +45,21 @@ def train_step(ctx: Context, learner: Learner, role: str, labeled: np.ndarray, *
         if need_model:
             learner.load(out_dir)
         return row
-    write(rundir.save_index, rundir.labeled_index(ctx.run, role, n), labeled)
+    ctx.save_index(rundir.labeled_index(ctx.run, role, n), labeled)
     log.info("%s training on %d examples", role, n)
     result = learner.train(labeled, out_dir, ctx.seed_for(role, n), hooks)
     if finish is not None:
-        write(finish, out_dir)
+        ctx.write(finish, out_dir)
     row = result.row()
-    write(rundir.append_row, results, row)
+    ctx.trained(role, row)
     if not need_model:
-        write(learner.discard, out_dir)
-    log.info("%s on %d examples: test accuracy %.4f, %.1f s training", role, n,
-             result.test_accuracy, result.train_time)
+        ctx.write(learner.discard, out_dir)
     return row
 
 
 def sample_candidates(ctx: Context, unlabeled: np.ndarray, total: int) -> np.ndarray:
     """The unlabeled examples a round scores: all, or ``--candidates`` of them drawn with the round's seed."""
-    limit = getattr(ctx.config, "candidates", None)
+    limit = ctx.config.selection.candidates
     if limit is None or limit >= len(unlabeled):
         return unlabeled
     rng = np.random.default_rng(ctx.seed_for("candidates", total))
@@ -84,13 +67,16 @@ def sample_candidates(ctx: Context, unlabeled: np.ndarray, total: int) -> np.nda
 
 
 def _pool_outputs(ctx: Context, score: Scorer, candidates: np.ndarray, needs: frozenset) -> Outputs:
-    """What ``needs`` asks of ``candidates``: from the model when it asks for its outputs, labels from the data."""
-    if needs & MODEL_NEEDS:
-        out = score(candidates, needs)
+    """What ``needs`` asks of ``candidates``: from the model when it asks for its outputs, labels from the data,
+    then the derived needs from those (see :mod:`svp.selection.needs`)."""
+    basic = model_needs(needs)
+    if basic - NOT_SCORED:
+        out = score(candidates, basic)
     else:
         out = Outputs(np.asarray(candidates, dtype=np.int64))
-    if "labels" in needs and out.labels is None:
+    if "labels" in basic and out.labels is None:
         out.labels = np.asarray(ctx.data.targets("train"))[out.indices]
+    derive_needs(out, needs)
     return out
 
 
@@ -105,23 +91,24 @@ def timed_select(ctx: Context, learner: Learner, method: str, candidates: np.nda
     the class probabilities a person is shown). ``score(indices, needs)``
     replaces ``learner.score`` for the pool (e.g. scores averaged over
     several proxies); whatever it does counts as inference time.
-    ``--candidates``, ``--sampling``, ``--keep`` and ``--class-balance`` of
-    the workflow's config apply here.
+    The config's selection options (candidates, sampling, keep, class
+    balance, a method's own options) apply here.
     """
-    config, total = ctx.config, len(labeled) + budget
+    options, total = ctx.config.selection, len(labeled) + budget
     candidates = sample_candidates(ctx, candidates, total)
-    balance = getattr(config, "class_balance", False)
+    balance = options.class_balance
     log.info("selecting %d of %d examples by %s", budget, len(candidates), method)
     start = time.perf_counter()
     needs = METHODS[method].needs | ({"labels"} if balance else frozenset())
     pool_out = _pool_outputs(ctx, score or learner.score, candidates, needs | also)
     pool_out.extra.update(extra or {})
-    labeled_out = learner.score(labeled, needs) if METHODS[method].from_labeled and len(labeled) else None
+    labeled_out = learner.score(labeled, model_needs(needs)) if METHODS[method].from_labeled and len(labeled) \
+        else None
     inference = time.perf_counter() - start
     fault_point("select")
     new = select(method, pool_out, budget, labeled=labeled_out, seed=ctx.seed_for("select", total),
-                 sampling=config.sampling, beta=config.sampling_beta,
-                 keep=getattr(config, "keep", "hardest"), balance=balance)
+                 sampling=options.sampling, beta=options.sampling_beta, keep=options.keep, balance=balance,
+                 options=options.options)
     ranking = time.perf_counter() - start - inference
     log.info("selected %d by %s in %.2f s (%.2f inference + %.2f ranking)", len(new), method,
              inference + ranking, inference, ranking)

@@ -2,29 +2,27 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from svp import rundir
 from svp.config import TrainConfig
 from svp.learners import make_learner
+from svp.workflows.result import RunResult
 from svp.workflows.setup import open_run
-from svp.workflows.steps import write
 
 log = logging.getLogger(__name__)
 
 ROLE = "train"  # names this training's progress bar and seeds it
 
 
-def run_train(config: TrainConfig) -> Path:
+def run_train(config: TrainConfig) -> RunResult:
     """Train ``config.model``; results.csv and checkpoints go in the run directory."""
     with open_run(config) as ctx:
         results = ctx.path(rundir.RESULTS_CSV)
         if rundir.read_rows(results):
             log.info("training finished before; nothing to do")
-            return ctx.run
+            return RunResult(ctx.run, config.workflow)
         learner = make_learner(config.model, ROLE, ctx.env)
         result = learner.train(ctx.pool, ctx.run, ctx.seed_for(ROLE, len(ctx.pool)))
-        write(rundir.save_index, ctx.path(rundir.TRAIN_INDEX), ctx.pool)
-        write(rundir.append_row, results, result.row())
-        log.info("test accuracy %.4f after %.1f s of training", result.test_accuracy, result.train_time)
-    return ctx.run
+        ctx.save_index(ctx.path(rundir.TRAIN_INDEX), ctx.pool)
+        ctx.trained(ROLE, result.row())
+    return RunResult(ctx.run, config.workflow)
