@@ -20,7 +20,7 @@ setup:
 		echo "the system Python is externally managed (PEP 668): installing into $(VENV)"; \
 		$(SYSTEM_PYTHON) -m venv "$(VENV)" || { echo "make: python3 -m venv failed; on Debian/Ubuntu: apt-get install python3-venv"; exit 2; }; \
 	fi
-	$(PYTHON) -m pip install -q -e ".[dev,text]"
+	$(PYTHON) -m pip install -q -e ".[dev,text,tracking]"
 
 DEMO_OPTIONS = --dataset fashion-mnist --no-augmentation --eval-batch-size 1024 \
 	--arch preact20 --epochs 1 --learning-rate 0.01 --epochs 7 --learning-rate 0.1 --epochs 2 --learning-rate 0.01 \
