@@ -1,8 +1,11 @@
-"""A person's answers: the question's CSV, the answer files read back, and the run's ``labels.csv``.
+"""A person's answers: the question's CSV, the answers read back (a file, or a mapping given in Python), and the
+run's ``labels.csv``.
 
 Answers are untrusted input: every problem (an example that was not asked,
-a label that is no class, one example given two labels) is refused with the
-file's line, before anything is written.
+a label that is no class, one example given two labels) is refused, naming
+where it is (the file's line, the mapping's key), before anything is
+written. A file and a mapping both become :class:`Answers` rows, which one
+function checks (:func:`check_answers`).
 """
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Optional, Sequence
+from typing import Iterable, Iterator, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -26,6 +29,15 @@ MAX_SHOWN = 8  # problems named in one error message
 
 #: One answer as read: (where it is, e.g. "answers.csv:7"; "index" or "id"; the example's key; the label given)
 Answer = tuple[str, str, str, str]
+
+
+@dataclass(frozen=True)
+class Answers:
+    """Answers to check: ``rows`` (each an :data:`Answer`) and ``source``, what gave them, for messages (e.g.
+    "--labels answers.csv")."""
+
+    source: str
+    rows: tuple[Answer, ...]
 
 
 def format_question(rows: Iterable[dict]) -> str:
@@ -107,41 +119,75 @@ def save_labels(run: Path, labels: Labels, names: Sequence[str], ids: Sequence[s
                          [names[k] for k in labels.labels], labels.rounds.tolist()))
 
 
-def read_answers(path: Path, data: Data, asked: np.ndarray,
-                 written: Optional[dict[int, str]] = None) -> dict[int, tuple[int, str]]:
-    """The answers in ``path`` (a CSV, or Label Studio's JSON export), checked: index -> (class, where).
+def answers_file(path: Path) -> Answers:
+    """The answers in ``path`` (a CSV, or Label Studio's JSON export), read but not checked.
 
-    Each answer names an example by ``index`` or ``id`` (as the question
-    wrote it, ``written``: index -> id, or as it is now: a file filed since)
-    and its label by class name or number; rows without a label are not
-    answered yet. Refused, naming the lines: examples that were not asked,
-    unknown classes, one example given two labels.
+    A CSV names each example by ``index`` or ``id`` and its label by class
+    name or number; rows without a label are not answered yet.
     """
     if not path.is_file():
         raise UsageError(f"--labels {path}: no such file ; give the answers file (a CSV, or Label Studio's export)")
-    entries = list(label_studio.read_export(path) if path.suffix == ".json" else _read_csv(path))
+    rows = label_studio.read_export(path) if path.suffix == ".json" else _read_csv(path)
+    return Answers(f"--labels {path}", tuple(rows))
+
+
+def given_answers(answers: Mapping, source: str = "teach()") -> Answers:
+    """Answers given in memory: example id (a str) or index (an int) -> class name or number.
+
+    As in a file, an example whose label is None or empty is not answered
+    yet. ``source`` names the mapping in messages (each answer is named
+    ``source[key]``).
+    """
+    if not isinstance(answers, Mapping):
+        raise UsageError(f"{source} takes a mapping of example id -> label, not {type(answers).__name__} ; give "
+                         "e.g. {'id of an example asked': 'its class'}")
+    rows = []
+    for key, label in answers.items():
+        text = "" if label is None else str(label).strip()
+        if text:  # an index is a whole number; anything else names the example by its id
+            kind = "index" if isinstance(key, (int, np.integer)) and not isinstance(key, bool) else "id"
+            rows.append((f"{source}[{key!r}]", kind, str(key), text))
+    return Answers(f"the mapping given to {source}", tuple(rows))
+
+
+def read_answers(path: Path, data: Data, asked: np.ndarray,
+                 written: Optional[dict[int, str]] = None) -> dict[int, tuple[int, str]]:
+    """The answers in ``path``, checked (see :func:`answers_file` and :func:`check_answers`)."""
+    return check_answers(answers_file(path), data, asked, written)
+
+
+def check_answers(answers: Answers, data: Data, asked: np.ndarray,
+                  written: Optional[dict[int, str]] = None) -> dict[int, tuple[int, str]]:
+    """``answers`` checked against the examples ``asked``: index -> (class, where).
+
+    Each answer names an example by ``index`` or ``id`` (as the question
+    wrote it, ``written``: index -> id, or as it is now: a file filed since)
+    and its label by class name or number. Refused, naming where: examples
+    that were not asked, unknown classes, one example given two labels, no
+    answer at all.
+    """
     asked = np.unique(asked)  # an example left unanswered may be asked again: its id still names one example
     names = class_names(data)
-    ids = _ids_of(data, asked, written or {}) if any(kind == "id" for _, kind, _, _ in entries) else {}
+    ids = _ids_of(data, asked, written or {}) if any(kind == "id" for _, kind, _, _ in answers.rows) else {}
     asked_set = set(asked.tolist())
-    answers: dict[int, tuple[int, str]] = {}
+    found: dict[int, tuple[int, str]] = {}
     problems = []
-    for where, kind, key, value in entries:
+    for where, kind, key, value in answers.rows:
         index = _resolve(kind, key, asked_set, ids)
         label = class_number(value, names)
         if isinstance(index, str):
             problems.append(f"{where}: {index}")
         elif label is None:
             problems.append(f"{where}: {value!r} is not a class (the classes: {', '.join(names)})")
-        elif index in answers and answers[index][0] != label:
-            problems.append(f"{where}: index {index} is labeled {names[answers[index][0]]} at "
-                            f"{answers[index][1]} but {names[label]} here")
+        elif index in found and found[index][0] != label:
+            problems.append(f"{where}: index {index} is labeled {names[found[index][0]]} at "
+                            f"{found[index][1]} but {names[label]} here")
         else:
-            answers.setdefault(index, (label, where))
+            found.setdefault(index, (label, where))
     _refuse(problems, "fix these answers (an example asked can be answered once, with a class name or number)")
-    if not answers:
-        raise UsageError(f"--labels {path} holds no answers ; fill in the label of at least one example asked")
-    return answers
+    if not found:
+        raise UsageError(f"{answers.source} holds no answers ; fill in the label of at least one example asked")
+    return found
 
 
 def _resolve(kind: str, key: str, asked: set[int], ids: dict[str, list[int]]) -> int | str:

@@ -9,40 +9,55 @@ answers, adds them to the run's ``labels.csv``, replays the loop from the
 run's files, retrains the proxy on every label so far and asks the next
 question. ``svp active`` is this loop with an oracle answering (see
 :mod:`svp.workflows.loop`).
+
+Answers come from a file (``--labels``) or, from Python, as a mapping
+(:class:`svp.workflows.labeling.Query`); both become the same rows of
+answers (:class:`~svp.workflows.answers.Answers`), checked and recorded by
+the same code.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
+import os
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
-from svp import rundir
+from svp import events, rundir
 from svp.config import QueryConfig
 from svp.data import UNKNOWN, Data
 from svp.data.labels import class_names, example_ids, relabeled
 from svp.errors import UsageError
 from svp.learners import learner_kind
-from svp.selection import METHODS
+from svp.selection import METHODS, method_scores
 from svp.workflows import answers as answer_files
-from svp.workflows.answers import Labels
+from svp.workflows.answers import Answers, Labels
 from svp.workflows import label_studio
 from svp.workflows.context import Context
 from svp.workflows.identity import record, record_anew, written_ids
 from svp.workflows.loop import Annotator, Question, run_loop, unlabeled_pool
+from svp.workflows.result import RunResult
 from svp.workflows.setup import open_run
-from svp.workflows.steps import write
 
 log = logging.getLogger(__name__)
 
 
-def validate_query(config: QueryConfig, data: Data, pool: np.ndarray, dev: np.ndarray) -> None:
-    """What only the data can refuse: a cold start by features the proxy cannot give, answers without a run."""
+def validate_query(config: QueryConfig, data: Data, pool: np.ndarray, dev: np.ndarray,
+                   answers: Optional[Answers] = None) -> None:
+    """What only the data can refuse: a cold start by features the proxy cannot give, answers without a run
+    (``answers``: those given in memory)."""
+    if config.labels is not None and answers is not None:
+        raise UsageError(f"--labels {config.labels} and {answers.source} both give answers ; give them in the file "
+                         "or in memory, not both")
     if config.labels is not None and not config.runtime.resume:
         raise UsageError(f"--labels {config.labels} answers a question an earlier call asked ; give that run "
                          "too: svp query --resume RUN --labels FILE")
+    if answers is not None and not config.runtime.resume:
+        raise UsageError(f"{answers.source} answers a question an earlier call asked ; give that run too "
+                         "(config.runtime.resume)")
     kind = learner_kind(config.proxy.arch)
     if config.cold_start != "random" and config.proxy_dataset is None and "features" not in kind.provides:
         raise UsageError(f"--cold-start {config.cold_start} needs features, which --proxy-arch "
@@ -53,19 +68,50 @@ def validate_query(config: QueryConfig, data: Data, pool: np.ndarray, dev: np.nd
                          "; use svp active (it reads the labels) or add unlabeled examples")
 
 
-def run_query(config: QueryConfig) -> Path:
-    """Record the answers given (``config.labels``), then train and ask the next question; return the run."""
-    with open_run(config, validate_query) as ctx:
+def run_query(config: QueryConfig, answers: Optional[Answers] = None) -> RunResult:
+    """Record the answers given, then train the proxy on every label so far and ask the next question.
+
+    Parameters
+    ----------
+    config : QueryConfig
+        A new run's config, or a resumed run's (``runtime.resume`` set).
+    answers : Answers, optional
+        Answers given in memory (see :func:`svp.workflows.answers.given_answers`), instead of the file
+        ``config.labels`` names.
+
+    Returns
+    -------
+    RunResult
+        The run (``os.fspath(result)`` is its directory); its question waits in ``query_<round>.csv``.
+    """
+    with open_run(config, functools.partial(validate_query, answers=answers)) as ctx:
         known = ctx.pool[ctx.data.targets("train")[ctx.pool] != UNKNOWN]  # labeled in the dataset itself
-        given = answer_files.read_labels(ctx.run, class_names(ctx.data), _run_ids(ctx))
-        _check_recorded(ctx, given)
-        given = record_answers(ctx, Path(config.labels) if config.labels is not None else None, given)
+        given = _record(ctx, answers)
         _show_labels(ctx, given)
         final_size = len(known) + len(given.indices)
         person = Person(given.by_round())
         run_loop(ctx, person, known, lambda round_, labeled: _question_size(ctx, config, labeled),
                  config.first_question, lambda size: config.train_target and size == final_size)
-    return ctx.run
+    return RunResult(ctx.run, "query")
+
+
+def record_query_answers(config: QueryConfig, answers: Optional[Answers] = None) -> RunResult:
+    """Only record the answers given to a run's questions (the first half of :func:`run_query`, with its checks
+    and files): nothing trains, nothing is asked. ``config.runtime.resume`` names the run."""
+    with open_run(config, functools.partial(validate_query, answers=answers)) as ctx:
+        _record(ctx, answers)
+    return RunResult(ctx.run, "query")
+
+
+def _record(ctx: Context, answers: Optional[Answers]) -> Labels:
+    """labels.csv checked, then this call's answers added to it (``answers``, or the file --labels names)."""
+    given = answer_files.read_labels(ctx.run, class_names(ctx.data), _run_ids(ctx))
+    _check_recorded(ctx, given)
+    if ctx.config.labels is not None:
+        source = f"--labels {ctx.config.labels}"
+        _check_asked(ctx.run, rundir.query_rounds(ctx.run), source)  # a run without a question: before the file
+        answers = answer_files.answers_file(Path(ctx.config.labels))
+    return record_answers(ctx, answers, given)
 
 
 def _run_ids(ctx: Context) -> list[list[str]]:
@@ -111,28 +157,34 @@ def _show_labels(ctx: Context, given: Labels) -> None:
                                             data=relabeled(ctx.proxy_env.data, given.indices, given.labels))
 
 
-def record_answers(ctx: Context, path: Optional[Path], given: Labels) -> Labels:
-    """Add to labels.csv the answers in ``path`` and the labels the data gives examples it did not label when the
-    run started (a file filed into its class folder), checked against the questions asked and labels.csv."""
+def record_answers(ctx: Context, answers: Optional[Answers], given: Labels) -> Labels:
+    """Add to labels.csv ``answers`` and the labels the data gives examples it did not label when the run started
+    (a file filed into its class folder), checked against the questions asked and labels.csv (``given``)."""
     names = class_names(ctx.data)
     rounds = rundir.query_rounds(ctx.run)
-    if path is not None and not rounds:
-        raise UsageError(f"--resume {ctx.run} has asked no question yet, so --labels {path} answers nothing ; "
-                         "run svp query --resume RUN first, then label what it asks")
+    if answers is not None:
+        _check_asked(ctx.run, rounds, answers.source)
     asked = [rundir.load_index(rundir.query_file(ctx.run, r, "index")) for r in rounds]
-    answers = _filed(ctx, given, names)
-    if path is not None:
-        from_file = answer_files.read_answers(path, ctx.data, np.concatenate(asked), written_ids(ctx.run))
-        answers = _merged(answers, from_file, names)
-    answers = _without_unasked_alone(answers, given, asked)
-    _refuse_gone(ctx, answers)
-    updated = given.add(answers, rounds[-1], asked[::-1], names) if rounds else given
+    found = _filed(ctx, given, names)
+    if answers is not None:
+        checked = answer_files.check_answers(answers, ctx.data, np.concatenate(asked), written_ids(ctx.run))
+        found = _merged(found, checked, names)
+    found = _without_unasked_alone(found, given, asked)
+    _refuse_gone(ctx, found)
+    updated = given.add(found, rounds[-1], asked[::-1], names) if rounds else given
     _write(ctx, given, updated, names)
     if len(updated.indices) > len(given.indices):
         log.info("%d new labels for question %d", len(updated.indices) - len(given.indices), rounds[-1])
-    elif path is not None:
-        log.info("%s: every answer was recorded before", path)
+    elif answers is not None:
+        log.info("%s: every answer was recorded before", answers.source)
     return updated
+
+
+def _check_asked(run: Path, rounds: list[int], source: str) -> None:
+    """Answers need a question: refused in a run that asked none (``rounds``: those it asked)."""
+    if not rounds:
+        raise UsageError(f"--resume {run} has asked no question yet, so {source} answers nothing ; ask its first "
+                         "question (svp query --resume RUN), then label what it asks")
 
 
 def _without_unasked_alone(answers: dict[int, tuple[int, str]], given: Labels,
@@ -163,13 +215,16 @@ def _refuse_gone(ctx: Context, answers: dict[int, tuple[int, str]]) -> None:
 def _write(ctx: Context, given: Labels, updated: Labels, names: list[str]) -> None:
     """labels.csv when it gained labels (or its ids are out of date), then what the run records of its rows
     (after labels.csv: a kill between the two leaves files the next call reads back)."""
-    examples = ctx.examples
+    examples, new = ctx.examples, slice(len(given.indices), None)
     if len(updated.indices) > len(given.indices) or (examples.stale and len(updated.indices)):
-        write(answer_files.save_labels, ctx.run, updated, names, examples.identity.ids)
+        ctx.write(answer_files.save_labels, ctx.run, updated, names, examples.identity.ids)
     if examples.unrecorded:
-        write(record_anew, ctx.run, examples.identity)
+        ctx.write(record_anew, ctx.run, examples.identity)
     elif examples.previous is not None:
-        write(record, ctx.run, examples.identity)
+        ctx.write(record, ctx.run, examples.identity)
+    if len(updated.indices) > len(given.indices):
+        ctx.emit(events.ANSWERED, {"indices": updated.indices[new], "rounds": updated.rounds[new],
+                                   "labels": [names[label] for label in updated.labels[new]]})
 
 
 def _filed(ctx: Context, given: Labels, names: list[str]) -> dict[int, tuple[int, str]]:
@@ -216,14 +271,15 @@ class Person(Annotator):
     def ask(self, ctx: Context, question: Question) -> None:
         """The question's files first, its selection.csv row, then its index file (which marks it asked)."""
         rows = question_rows(ctx, question)
-        write(rundir.atomic_write, rundir.query_file(ctx.run, question.round, "csv"),
-              answer_files.format_question(rows))
+        ctx.write(rundir.atomic_write, rundir.query_file(ctx.run, question.round, "csv"),
+                  answer_files.format_question(rows))
         if ctx.config.format == "label-studio":
-            write(label_studio.write_tasks, ctx.run, question.round, rows, ctx.data)
+            ctx.write(label_studio.write_tasks, ctx.run, question.round, rows, ctx.data)
         selection = ctx.path(rundir.SELECTION_CSV)
         if not any(int(row["current_nexamples"]) == len(question.labeled) for row in rundir.read_rows(selection)):
-            write(rundir.append_row, selection, {**question.row, "round": question.round})
-        write(rundir.save_index, rundir.query_file(ctx.run, question.round, "index"), question.picked)
+            ctx.selected({**question.row, "round": question.round}, question.picked)
+        ctx.save_index(rundir.query_file(ctx.run, question.round, "index"), question.picked)
+        ctx.emit(events.ASKED, {"round": question.round, "indices": question.picked})
 
     def answered(self, ctx: Context, round_: int, picked: np.ndarray) -> Optional[np.ndarray]:
         return self.answers.get(round_)
@@ -241,8 +297,9 @@ def question_rows(ctx: Context, question: Question) -> list[dict]:
     order = np.argsort(scored.indices)
     at = order[np.searchsorted(scored.indices, picked, sorter=order)]  # each pick's row in the scored outputs
     probs = scored.probs[at]
-    score = METHODS[ctx.config.selection_method].score
-    scores = score(scored)[at] if score is not None else None
+    selection = ctx.config.selection
+    scores = method_scores(selection.method, scored, selection.options)[at] \
+        if METHODS[selection.method].score is not None else None
     for i, row in enumerate(rows):
         row.update(predicted=names[int(probs[i].argmax())], confidence=round(float(probs[i].max()), 4))
         if scores is not None:
@@ -250,8 +307,9 @@ def question_rows(ctx: Context, question: Question) -> list[dict]:
     return rows
 
 
-def instructions(run: Path) -> str:
+def instructions(run: str | os.PathLike) -> str:
     """What a query call leaves for the person: the question's files, each round's signals, the next command."""
+    run = Path(run)
     rounds = rundir.query_rounds(run)
     proxies = rundir.read_rows(run / rundir.PROXY_CSV)
     lines = [_round_table(run, proxies)] if proxies else []
