@@ -1,6 +1,7 @@
 """The README's "Your own data" examples run exactly as written, on files the test makes."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -88,3 +89,52 @@ def test_the_labeling_walkthrough(workdir):
     assert all(asked[index].startswith(f"unlabeled/{label}_") and id_ == asked[index] for index, id_, label, _ in labels)
     assert "question 2: label the 12 examples" in result.stdout
     assert (run / "query_2.csv").is_file() and (run / "target.csv").read_text().count("\n") == 2
+
+
+def _run_bash(block: str) -> subprocess.CompletedProcess:
+    svp = Path(sys.executable).parent / "svp"
+    if not svp.exists() and shutil.which("svp") is None:
+        pytest.skip("the svp command is not installed (pip install -e .)")
+    env = {**os.environ, "PATH": f"{svp.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.run(["bash", "-e", "-c", block], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_extending_svp_with_a_plugin(workdir):
+    """Extending svp: the plugin file as written, then the command that uses it."""
+    (plugin,) = _blocks("Extending svp", "python")
+    assert plugin.startswith("# my_plugin.py\n")
+    (workdir / "my_plugin.py").write_text(plugin)
+    (block,) = _blocks("Extending svp", "bash")
+    result = _run_bash(block)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = (workdir / "runs" / "plugin").iterdir()
+    config = json.loads((run / "config.json").read_text())
+    assert config["selection"]["method"] == "small-norm" and config["target"]["arch"] == "tiny-conv"
+    assert config["runtime"]["plugins"] == ["my_plugin"]
+    assert [row.split(",")[0] for row in (run / "selection.csv").read_text().splitlines()[1:]] == ["150"]
+
+
+def test_tracking_runs(workdir, capsys):
+    """Tracking runs: the command with both trackers, read back with their own readers; the sink of one's own."""
+    pytest.importorskip("tensorboard")
+    mlflow = pytest.importorskip("mlflow")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    (block,) = _blocks("Tracking runs", "bash")
+    result = _run_bash(block)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = [path for path in (workdir / "runs").iterdir() if path.is_dir() and path.name != "tb"]
+    (events_dir,) = (workdir / "runs" / "tb").iterdir()
+    assert events_dir.name == run.name
+    scalars = EventAccumulator(str(events_dir)).Reload().Tags()["scalars"]
+    assert {"proxy/100/train_accuracy", "proxy/test_accuracy", "target/test_accuracy",
+            "selection/total_time"} <= set(scalars)
+    client = mlflow.MlflowClient(f"sqlite:///{workdir}/runs/mlflow.db")
+    (logged,) = client.search_runs([client.get_experiment_by_name("svp").experiment_id])
+    assert logged.info.run_name == run.name and logged.info.status == "FINISHED"
+    assert logged.data.params["selection.method"] == "least_confidence"
+
+    (python,) = _blocks("Tracking runs", "python")
+    exec(compile(python, "README.md", "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("train on 300: ") and printed[-1].startswith("runs/")
