@@ -107,6 +107,8 @@ class ModelConfig:
     fp16: bool = False
     loss_scale: Optional[float] = None
     scale_learning_rates: bool = False
+    schedule: Optional[str] = None  # "epochs" (the segments above) or "auto" (sized to the data); None: see open_run
+    steps: Optional[int] = None  # an automatic schedule of exactly this many optimizer steps
     weights: Optional[str] = None  # a state dict to start from (e.g. pretrained weights), instead of random
     pretrained: bool = False  # start from the architecture's published weights (torchvision's)
     # options of a learner that is not a torch model (see svp.learners), by name
@@ -131,6 +133,17 @@ class ModelConfig:
         if self.weights is not None:
             check_type(option_name(self, "weights"), self.weights, str)
         check_type(option_name(self, "pretrained"), self.pretrained, bool)
+        if self.schedule is None and not self.options and (self.epochs, self.learning_rates) != _DEFAULT_SEGMENTS:
+            # segments given are the schedule asked for (a learner with options of its own, fastText, derives
+            # its segments from them: it says itself)
+            object.__setattr__(self, "schedule", "epochs")
+        if self.schedule is not None:
+            check_type(option_name(self, "schedule"), self.schedule, str, SCHEDULES)
+        if self.steps is not None:
+            check_number(option_name(self, "steps"), self.steps, POSITIVE_COUNT)
+            if self.schedule == "epochs":
+                raise UsageError(f"{option_name(self, 'steps')} sizes an automatic schedule, and "
+                                 f"{option_name(self, 'schedule')} is epochs ; drop one of them")
         if self.pretrained and self.weights is not None:
             raise UsageError(f"{option_name(self, 'pretrained')} and {option_name(self, 'weights')} both say where the weights "
                              "come from ; give one of them")
@@ -147,6 +160,9 @@ class ModelConfig:
 
 
 OPTIMIZERS = ("sgd", "adam")
+#: "epochs": the piecewise-constant segments (the paper's); "auto": sized in steps to the labeled set
+SCHEDULES = ("epochs", "auto")
+_DEFAULT_SEGMENTS = (ModelConfig.epochs, ModelConfig.learning_rates)
 
 
 def _check_schedule(epochs: Any, learning_rates: Any, epochs_name: str, rates_name: str) -> None:
@@ -211,7 +227,7 @@ class TrainConfig:
 
 
 SAMPLINGS = ("top", "power", "softmax")
-KEEPS = ("hardest", "easiest")
+KEEPS = ("hardest", "easiest", "auto")
 
 
 @dataclass(frozen=True)
@@ -230,20 +246,28 @@ class SelectionOptions:
     method: str = "least_confidence"
     sampling: str = "top"  # a scored method's top-k, or a draw by score (Kirsch et al. 2023)
     sampling_beta: float = 1.0  # the draw's inverse temperature (power: score ** beta; softmax: exp(beta score))
-    keep: str = "hardest"  # keep the highest scores, or the lowest
+    keep: Optional[str] = None  # keep the highest scores, the lowest, or by the data's size (None: see open_run)
     class_balance: bool = False  # each class keeps its share of the budget
     candidates: Optional[int] = None
     mc_samples: int = 20  # BALD: Monte-Carlo dropout samples per example
     mc_dropout: float = 0.5  # BALD: dropout on the classifier's input of a proxy without dropout (training too)
     score_epoch: Optional[int] = None  # EL2N/GraNd: epochs the scoring proxies train
     score_seeds: int = 1  # EL2N/GraNd: scoring proxies (seeds) the scores are averaged over
+    stratified: Optional[bool] = None  # core-sets: CCS's stratified sampling over the scores (None: see open_run)
+    hard_cutoff: Optional[float] = None  # ... after dropping this fraction of the hardest (None: CCS's rule)
     options: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_type(option_name(self, "method"), self.method, str)
         check_type(option_name(self, "sampling"), self.sampling, str, SAMPLINGS)
         check_number(option_name(self, "sampling_beta"), self.sampling_beta, POSITIVE)
-        check_type(option_name(self, "keep"), self.keep, str, KEEPS)
+        if self.keep is not None:
+            check_type(option_name(self, "keep"), self.keep, str, KEEPS)
+        if self.stratified is not None:
+            check_type(option_name(self, "stratified"), self.stratified, bool)
+        if self.hard_cutoff is not None:
+            check_number(option_name(self, "hard_cutoff"), self.hard_cutoff,
+                         Range(integer=False, low=0, high=1, high_open=True))
         check_type(option_name(self, "class_balance"), self.class_balance, bool)
         if self.candidates is not None:
             check_number(option_name(self, "candidates"), self.candidates, POSITIVE_COUNT)
@@ -349,6 +373,7 @@ class QueryConfig(SelectionConfig):
     """
 
     budget: int = 100
+    selection: SelectionOptions = SelectionOptions(method="auto")  # typical examples first, uncertain ones after
     initial_subset: Optional[int] = None  # the first question's size when nothing is labeled yet (None: budget)
     cold_start: str = "random"
     labels: Optional[str] = None
@@ -380,7 +405,7 @@ class QueryConfig(SelectionConfig):
         return self.initial_subset or self.budget
 
 
-COLD_STARTS = ("random", "kcenters", "typiclust")  # how the first question is chosen when nothing is labeled
+COLD_STARTS = ("random", "kcenters", "typiclust", "probcover")  # how the first question is chosen, nothing labeled
 QUERY_FORMATS = ("csv", "label-studio")  # what a question is written as (a CSV always; Label Studio's tasks too)
 
 
@@ -403,6 +428,8 @@ SECTIONS = {"data": DataConfig, "target": ModelConfig, "proxy": ModelConfig, "mo
             "runtime": RuntimeConfig, "selection": SelectionOptions}
 # config.json keys written by svp 0.1.0 under another name: old -> new
 _RENAMED_KEYS = {ModelConfig: {"fasttext": "options"}}
+# what a config.json written before these fields existed meant by their absence (a new run saves them resolved)
+_SAVED_BEFORE = {ModelConfig: {"schedule": "epochs"}, SelectionOptions: {"keep": "hardest", "stratified": False}}
 # the selection options a workflow's config.json held at its top level before they had a section: old -> new
 _SELECTION_KEYS = {"selection_method": "method", "sampling": "sampling", "sampling_beta": "sampling_beta",
                    "keep": "keep", "class_balance": "class_balance", "candidates": "candidates",
@@ -415,6 +442,7 @@ def from_dict(cls: type, values: dict) -> Any:
     if not isinstance(values, dict):
         raise UsageError(f"{values!r} is not a mapping of {cls.__name__} options")
     values = {_RENAMED_KEYS.get(cls, {}).get(key, key): value for key, value in values.items()}
+    values = {**_SAVED_BEFORE.get(cls, {}), **values}
     if any(f.name == "selection" for f in dataclasses.fields(cls)):
         values = _selection_section(values)
     kwargs = {}

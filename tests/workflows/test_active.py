@@ -59,9 +59,12 @@ def test_run_directory_holds_the_contract(tiny_run):
 
 def test_csv_rows_have_the_original_columns(tiny_run):
     proxy = rows(tiny_run / "proxy.csv")
-    # the original's columns first (its analysis scripts read them), then the optimizer steps
+    # the original's columns first (its analysis scripts read them), then the optimizer steps, the accuracy of
+    # predicting the most frequent class, the step whose weights were kept (by the dev set) and whether the dev
+    # accuracy was still rising at the end
     assert list(proxy[0]) == ["nexamples", "train_accuracy", "dev_accuracy", "test_accuracy",
-                              "train_time", "dev_time", "test_time", "steps"]
+                              "train_time", "dev_time", "test_time", "steps", "chance_accuracy", "best_step",
+                              "dev_rising"]
     assert [int(r["nexamples"]) for r in proxy] == [50, 80, 100]
     assert [int(r["steps"]) for r in proxy] == [1, 1, 1]  # one epoch, each set within one batch of 128
     assert all(0 <= float(r["dev_accuracy"]) <= 1 and float(r["train_time"]) > 0 for r in proxy)

@@ -101,6 +101,13 @@ MODEL = (
     flag_option("model", "fp16", ("--fp16", "--amp"),
           "automatic mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling)"),
     Option("model", "loss_scale", ("--loss-scale",), "initial fp16 loss scale (dynamic after)", {"type": float}),
+    Option("model", "schedule", ("--schedule",), "epochs: the --epochs/--learning-rate segments as given; auto: "
+           "sized in optimizer steps to the labeled set (a floor for small sets, at most the segments' epochs), "
+           "linear warmup then cosine decay from the largest --learning-rate, early stopping on the dev set or "
+           "on a tenth of the labeled examples (default: auto for data of your own, epochs for the paper's "
+           "datasets and whenever --epochs is given)", {"choices": list(cfg.SCHEDULES)}),
+    Option("model", "steps", ("--steps",), "an automatic schedule of exactly N optimizer steps, whatever the "
+           "labeled set's size", {"type": int, "metavar": "N"}),
     flag_option("model", "scale_learning_rates", ("--scale-learning-rates",),
           "scale learning rates linearly with batch size / 256 (Goyal et al. 2017)"),
     Option("model", "weights", ("--weights",), "start from the weights in this file (a state dict, or an svp "

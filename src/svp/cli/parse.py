@@ -60,6 +60,7 @@ def model_config(args: argparse.Namespace, domain: Domain, prefix: str = "",
     if base is not None:
         values.update(_proxy_start(args, prefix, values["arch"], base))
     values["options"] = _learner_values(args, values["arch"], proxy=bool(prefix))
+    values.update(_schedule(args, prefix, values["arch"]))
     kind = learner_kind(values["arch"])
     try:
         config = cfg.ModelConfig(**values)
@@ -69,6 +70,22 @@ def model_config(args: argparse.Namespace, domain: Domain, prefix: str = "",
             raise
         # a ModelConfig names the target's options; these are their --proxy-* twins
         raise UsageError(str(error).replace("--", "--" + prefix.replace("_", "-"))) from None
+
+
+def _schedule(args: argparse.Namespace, prefix: str, arch: str) -> dict:
+    """The schedule the options typed ask for: segments typed are one; --steps sizes an automatic one. A proxy
+    whose kind has options of its own (fastText) takes its schedule only from its own --proxy-schedule or
+    --proxy-steps, not from the target's."""
+    typed = {name: getattr(args, prefix + name, None) is not None
+             for name in ("epochs", "learning_rates", "schedule", "steps")}
+    if typed["schedule"]:
+        return {}
+    if typed["steps"]:
+        return {"schedule": "auto"}
+    if typed["epochs"] or typed["learning_rates"]:
+        return {"schedule": "epochs"}
+    kind = learner_kind(arch)
+    return {"schedule": None} if prefix and kind is not None and kind.options is not None else {}
 
 
 def _method_values(args: argparse.Namespace, method: str) -> dict:
@@ -181,7 +198,9 @@ def option_paths(domain: Domain, workflow: str) -> dict[str, FieldPath]:
     options = (*RUNTIME, *DATA, *MODEL, *WORKFLOWS[workflow].options)
     paths = {o.field: (*where[o.section], o.field) for o in options}
     paths.update({learner_dest(o.kind, o.name, False): (model, "options", o.name) for o in learner_options()})
-    paths.update({method_option_dest(m, o.name): ("selection", "options", o.name) for m, o in method_option_fields()})
+    if WORKFLOWS[workflow].methods is not None:
+        paths.update({method_option_dest(m, o.name): ("selection", "options", o.name)
+                      for m, o in method_option_fields()})
     if not WORKFLOWS[workflow].proxy:
         return paths
     paths.update({learner_dest(o.kind, o.name, True): ("proxy", "options", o.name) for o in learner_options()})

@@ -29,8 +29,11 @@ MODALITIES: dict[str, str] = {}
 for _module in (vision, imagenet, amazon):
     DATASETS.update(_module.DATASETS)
     MODALITIES.update(dict.fromkeys(_module.DATASETS, _module.MODALITY))
+#: The paper's datasets: they keep its published schedules and selection defaults (data of one's own gets
+#: schedules sized to it, see svp.engine.schedule)
+PUBLISHED = frozenset(DATASETS)
 
-__all__ = ["DATASETS", "MODALITIES", "UNKNOWN", "Data", "DatasetData", "TensorData", "dataset_modality",
+__all__ = ["DATASETS", "MODALITIES", "PUBLISHED", "UNKNOWN", "Data", "DatasetData", "TensorData", "dataset_modality",
            "from_arrays", "from_folder", "from_table", "from_torch", "open_dataset", "register", "split_dev"]
 
 

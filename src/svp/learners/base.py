@@ -36,6 +36,14 @@ class TrainResult:
     count, fastText's say). Together they tell a target that had too short a
     schedule to fit its training set (see ``svp.report``). The trained model
     stays with the learner.
+
+    The columns after the original's are written only when a learner knows
+    them: ``chance_accuracy``, the accuracy of always predicting the most
+    frequent class of the split the test (else dev) accuracy is measured on;
+    ``step_budget``, the optimizer steps an automatic schedule planned;
+    ``best_step``, the step whose weights were kept (early stopping), and
+    ``dev_rising``, 1 when the dev accuracy was still rising as training
+    stopped (more training would likely help), else 0.
     """
 
     nexamples: int
@@ -46,14 +54,23 @@ class TrainResult:
     dev_time: float
     test_time: float
     steps: Optional[int] = None
+    chance_accuracy: Optional[float] = None
+    step_budget: Optional[int] = None
+    best_step: Optional[int] = None
+    dev_rising: Optional[int] = None
 
     def row(self) -> dict:
-        """The row written to proxy.csv / target.csv: the original's columns, then ``steps`` when counted."""
+        """The row written to proxy.csv / target.csv: the original's columns, then those counted (see above)."""
         row = {k: getattr(self, k) for k in ("nexamples", "train_accuracy", "dev_accuracy",
                                              "test_accuracy", "train_time", "dev_time", "test_time")}
-        if self.steps is not None:
-            row["steps"] = self.steps
+        for name in OPTIONAL_COLUMNS:
+            if getattr(self, name) is not None:
+                row[name] = getattr(self, name)
         return row
+
+
+#: the columns of a training row after the original's, in order, each written when known
+OPTIONAL_COLUMNS = ("steps", "chance_accuracy", "step_budget", "best_step", "dev_rising")
 
 
 @dataclass(frozen=True)

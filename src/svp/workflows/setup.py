@@ -22,7 +22,7 @@ import torch
 import svp
 from svp import config as cfg
 from svp import rundir
-from svp.data import UNKNOWN, Data, dataset_modality, open_dataset, split_dev
+from svp.data import PUBLISHED, UNKNOWN, Data, dataset_modality, open_dataset, split_dev
 from svp.data.identity import Identity, identity_of
 from svp.data.sources import open_view
 from svp.engine import distributed
@@ -49,6 +49,7 @@ def open_run(config: Any, validate: Optional[Validator] = None, dev_index: Optio
     ``--validation``. A resumed run sees the data in its own rows (see
     :mod:`svp.workflows.identity`).
     """
+    config = resolve_defaults(config)
     check_selection_method(config)
     check_learners(config)
     runtime = config.runtime
@@ -86,6 +87,40 @@ def open_run(config: Any, validate: Optional[Validator] = None, dev_index: Optio
     env = _environment(config, data, device, dev)
     proxy_env = None if proxy_data is None else dataclasses.replace(env, data=proxy_data)
     return Context(config, env, pool, run, seed, lock, proxy_env, examples, sinks)
+
+
+def resolve_defaults(config: Any) -> Any:
+    """The defaults that depend on the data, made explicit (config.json then shows them): the paper's datasets
+    keep its published schedules and rank core-sets by their hardest; data of one's own gets schedules sized to
+    it (see :mod:`svp.engine.schedule`) and core-sets that keep easy or hard by its size, sampled across the
+    scores (CCS, see :mod:`svp.selection.ccs`)."""
+    published = config.data.dataset in PUBLISHED
+    sized = {name: dataclasses.replace(model, schedule="epochs" if published else "auto")
+             for name in ("model", "target", "proxy")
+             if isinstance(model := getattr(config, name, None), cfg.ModelConfig) and model.schedule is None}
+    if isinstance(config, cfg.SelectionConfig):
+        own_coreset = isinstance(config, cfg.CoresetConfig) and not published
+        selection = config.selection
+        if selection.keep is None:
+            selection = dataclasses.replace(selection, keep="auto" if own_coreset else "hardest")
+        if selection.stratified is None:  # CCS samples across a method's scores, not a draw by them
+            scored = METHODS[selection.method].score is not None if selection.method in METHODS else False
+            selection = dataclasses.replace(selection, stratified=own_coreset and scored and
+                                            selection.sampling == "top")
+        sized["selection"] = _auto_without_features(config, selection)
+    return dataclasses.replace(config, **sized)
+
+
+def _auto_without_features(config: Any, selection: cfg.SelectionOptions) -> cfg.SelectionOptions:
+    """``auto`` starts by coverage of the proxy's features: a proxy that gives none (fastText) selects by its
+    later phase from the first round, uncertainty drawn by power sampling (least confidence: scores >= 0)."""
+    kind = learner_kind(config.proxy.arch)
+    if selection.method != "auto" or kind is None or "features" in kind.provides or config.proxy_dataset:
+        return selection
+    log.warning("--selection-method auto covers the proxy's features while labels are few, and %s gives none: it "
+                "selects by least confidence with power sampling from the first round (give --proxy-dataset "
+                "embeddings for coverage)", config.proxy.arch)
+    return dataclasses.replace(selection, method="least_confidence", sampling="power")
 
 
 def _environment(config: Any, data: Data, device: torch.device, dev: np.ndarray) -> Environment:
@@ -152,6 +187,9 @@ def check_selection_method(config: Any) -> None:
         raise UsageError(f"unknown {cfg.option_name(options, 'method')} {options.method!r}; "
                          f"choose one of: {', '.join(allowed)}")
     check_scoring_options(options, allowed)
+    if options.keep == "auto" and not isinstance(config, cfg.CoresetConfig):
+        raise UsageError(f"{cfg.option_name(options, 'keep')} auto keeps easy or hard examples by the size of a "
+                         "core-set ; an active learner picks the hardest: drop it")
     try:
         method_options(options.method, options.options)
     except ValueError as error:
