@@ -27,8 +27,10 @@ def pretend_terminal(monkeypatch) -> None:
 def test_quiet_shows_no_bars_and_no_info_lines(cifar_dir, tmp_path, capsys, caplog, monkeypatch):
     pretend_terminal(monkeypatch)
     assert main([*argv(cifar_dir, tmp_path), "--quiet"], domain=svp.cifar.DOMAIN) == 0
-    assert capsys.readouterr().err == ""
-    assert [r.getMessage() for r in caplog.records if r.name.startswith("svp")] == []
+    # --quiet: warnings only (this tiny run's models are no better than chance, and say so)
+    assert capsys.readouterr().err == ""  # no bar (the log goes to pytest's handler here)
+    logged = [r for r in caplog.records if r.name.startswith("svp")]
+    assert logged and all(r.levelname == "WARNING" for r in logged)  # this tiny run's models are no better than chance
 
 
 def test_bars_and_phase_lines(cifar_dir, tmp_path, capsys, caplog, monkeypatch):
@@ -39,8 +41,8 @@ def test_bars_and_phase_lines(cifar_dir, tmp_path, capsys, caplog, monkeypatch):
     for desc in ("proxy mlp on 20", "target logistic on 20", "proxy mlp on 30", "target logistic on 30",
                  "epoch 1", "dev", "test", "scoring pool", "k-centers"):
         assert f"{desc}: " in err, desc
-    phases = [re.sub(r"\d+\.\d+", "#", r.getMessage()) for r in caplog.records
-              if r.name in ("svp.workflows.steps", "svp.workflows.context")]  # the steps, and the log sink's lines
+    phases = [re.sub(r"\d+\.\d+", "#", r.getMessage()) for r in caplog.records if r.levelname == "INFO"
+              and r.name in ("svp.workflows.steps", "svp.workflows.context")]  # the steps, and the log sink's lines
     assert phases == [
         "proxy training on 20 examples", "proxy on 20 examples: test accuracy #, # s training",
         "target training on 20 examples", "target on 20 examples: test accuracy #, # s training",

@@ -242,7 +242,7 @@ CASES = [
                                                   str(_file(s.tmp / "taken", "x") / "out")], "--out"),
     # 11. no silent drops or replacements
     # the original's 7 columns, and steps
-    Case("report: row cut short", _report_cut_mid_row, "proxy.csv:3: 4 fields where the header has 8"),
+    Case("report: row cut short", _report_cut_mid_row, "proxy.csv:3: 5 fields where the header has 9"),
 ]
 
 

@@ -14,7 +14,8 @@ from svp.engine.device import prepare_model, seed_everything
 from svp.engine.fit import fit
 from svp.engine.predict import predict
 from svp.errors import UsageError
-from svp.learners.base import Learner, TrainResult, damaged
+from svp.learners.base import Environment, Learner, TrainResult, damaged
+from svp.learners.health import chance_accuracy
 from svp.models import (MODALITIES, MODELS, PRETRAINED, add_classifier_dropout, classifier_of, create_model,
                         dropout_layers)
 from svp.models.weights import UnreadableTensors, load_tensors
@@ -117,6 +118,17 @@ def _check_start_options(config: ModelConfig, flag: str) -> None:
         raise UsageError(f"{start_source(config, flag)}: {config.arch} has no published weights ; {fix}")
 
 
+def _chance(env: Environment) -> Optional[float]:
+    """The accuracy of always predicting the most frequent class of the split :func:`~svp.engine.fit.fit`
+    measures (the test split where it is tracked, else the dev set); None when it measures neither."""
+    data = env.data
+    if env.track_test and data.size("test"):
+        return chance_accuracy(data.targets("test"))
+    if env.dev is not None and len(env.dev):
+        return chance_accuracy(np.asarray(data.targets("train"))[env.dev])
+    return None
+
+
 class TorchLearner(Learner):
     """Trains ``config.arch`` with :func:`svp.engine.fit.fit`; keeps the last trained model."""
 
@@ -167,7 +179,9 @@ class TorchLearner(Learner):
                      role=self.role)
         self.model = fitted.model
         return TrainResult(fitted.nexamples, fitted.train_accuracy, fitted.dev_accuracy, fitted.test_accuracy,
-                           fitted.train_time, fitted.dev_time, fitted.test_time, fitted.steps)
+                           fitted.train_time, fitted.dev_time, fitted.test_time, fitted.steps,
+                           chance_accuracy=_chance(env), step_budget=fitted.step_budget, best_step=fitted.best_step,
+                           dev_rising=fitted.dev_rising)
 
     def start(self, seed: int) -> None:
         seed_everything(seed)

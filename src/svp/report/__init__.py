@@ -2,8 +2,9 @@
 
 :mod:`~svp.report.read` summarises run directories (ours and the original
 implementation's), :mod:`~svp.report.table` lays them out and compares them
-with a baseline, :mod:`~svp.report.plot` draws them; :func:`report` does
-all three and writes the files.
+with a baseline, :mod:`~svp.report.plot` draws them, :mod:`~svp.report.health`
+says which trainings are not working; :func:`report` does all of it and
+writes the files.
 """
 from __future__ import annotations
 
@@ -18,24 +19,25 @@ from svp.report.results import parse_seconds
 from svp.report.table import (BASELINE_COLUMNS, BASELINE_GROUP_COLUMNS, COLUMNS, GROUP_COLUMNS, TIME_COLUMNS,
                               TIME_COUNT_COLUMNS, Baseline, base_of, build_table, compare, format_csv,
                               format_markdown, format_table, grouped, run_summary, same_data)
-from svp.report.underfit import UNDERFIT_GAP, UNDERFIT_THRESHOLD, underfit_warnings
+from svp.report.health import health_warnings, trainings_of
 from svp.rundir import ACCURACY_PNG, REPORT_CSV, REPORT_DIR, REPORT_MD, TIME_PNG, atomic_write
 
 __all__ = ["BASELINE_COLUMNS", "BASELINE_GROUP_COLUMNS", "COLUMNS", "GROUP_COLUMNS", "NOT_RESULTS", "RunGroup",
-           "RunSummary", "Stat", "TIME_COLUMNS", "TIME_COUNT_COLUMNS", "UNDERFIT_GAP", "UNDERFIT_THRESHOLD",
-           "base_of", "build_table", "compare", "find_runs", "format_csv", "format_markdown", "format_table",
-           "group_runs", "grouped", "load_run", "load_runs", "missing_time_warnings", "parse_seconds",
-           "plot_accuracy", "plot_times", "report", "run_summary", "same_data", "stat", "underfit_warnings",
-           "warnings_of", "write_report"]
+           "RunSummary", "Stat", "TIME_COLUMNS", "TIME_COUNT_COLUMNS", "base_of", "build_table", "compare",
+           "find_runs", "format_csv", "format_markdown", "format_table", "group_runs", "grouped",
+           "health_warnings", "load_run", "load_runs", "missing_time_warnings", "parse_seconds", "plot_accuracy",
+           "plot_times", "report", "run_summary", "same_data", "stat", "trainings_of", "warnings_of",
+           "write_report"]
 
 
 def warnings_of(runs: Sequence[RunSummary], baseline: Baseline = None) -> list[str]:
-    """The warnings of every run reported (the baseline's first): times not recorded, then underfitting."""
+    """The warnings of every run reported (the baseline's first): times not recorded, then trainings that are
+    not working (:func:`~svp.report.health.health_warnings`), run by run."""
     groups, _ = grouped(runs, baseline)
     reported = [run for group in groups for run in group.runs]
     compared = baseline is not None
     return [message for run in reported for message in missing_time_warnings(run, compared)] + [
-        message for run in reported for message in underfit_warnings(run)]
+        message for run in reported for message in health_warnings(run)]
 
 
 #: The times a run's total adds up (the target's only when it is not the proxy, trained once).

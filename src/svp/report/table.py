@@ -23,7 +23,7 @@ from svp.errors import UsageError
 from svp.report.group import RunGroup, Stat, as_group, group_runs, runs_of
 from svp.report.read import RunSummary, load_run
 from svp.report.results import selection_seconds
-from svp.report.underfit import underfit_warnings
+from svp.report.health import health_warnings
 from svp.rundir import CONFIG
 
 #: Columns of :func:`build_table` rows, in order (baseline columns last).
@@ -421,8 +421,9 @@ def run_summary(path: str | os.PathLike) -> str:
 
     Columns: labeled examples, proxy accuracy, seconds of the selection that
     produced this labeled set (inference + ranking), target accuracy; then a
-    warning for each target that fitted its training set poorly
-    (:func:`~svp.report.underfit.underfit_warnings`).
+    warning for each training that is not working: no better than chance,
+    its training set fitted poorly, its dev accuracy still rising
+    (:func:`~svp.report.health.health_warnings`).
     """
     run = load_run(str(path))
     seconds = selection_seconds(str(path))
@@ -436,4 +437,4 @@ def run_summary(path: str | os.PathLike) -> str:
     cells = [[_cell(c, row[c]) for c in columns] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     lines = ["  ".join(v.rjust(w) for v, w in zip(values, widths)) for values in [columns] + cells]
-    return "\n".join([head] + lines + [f"warning: {message}" for message in underfit_warnings(run)])
+    return "\n".join([head] + lines + [f"warning: {message}" for message in health_warnings(run)])

@@ -16,8 +16,10 @@ import numpy as np
 
 from svp import rundir
 from svp._faults import fault_point
+from svp.engine import distributed
 from svp.learners import BatchHook, Learner
-from svp.selection import METHODS, Outputs, derive_needs, model_needs, select
+from svp.learners.health import Training, problems, trainings_of_rows
+from svp.selection import AUTO_CHOICE_KEY, METHODS, Outputs, derive_needs, model_needs, select
 from svp.workflows.context import Context
 
 log = logging.getLogger(__name__)
@@ -52,9 +54,28 @@ def train_step(ctx: Context, learner: Learner, role: str, labeled: np.ndarray, *
         ctx.write(finish, out_dir)
     row = result.row()
     ctx.trained(role, row)
+    warn_if_unhealthy(ctx, learner, role, row)
     if not need_model:
         ctx.write(learner.discard, out_dir)
     return row
+
+
+def warn_if_unhealthy(ctx: Context, learner: Learner, role: str, row: dict) -> None:
+    """Log a warning for each problem of a training just done (see :mod:`svp.learners.health`): no better than
+    chance, its training set fitted poorly, its dev accuracy still rising; each says what to change.
+
+    A target is judged against the proxy trained on as many examples (not in a core-set, whose proxy saw all
+    the data; a replay's proxy.csv may be the original implementation's, in percent); the number of classes stands in for a chance accuracy the row does not record.
+    """
+    if not distributed.is_main():  # the process that writes the run says it, once
+        return
+    training = Training.from_row(row, role, learner.config.arch)
+    proxy = None
+    if role == rundir.TARGET and ctx.config.workflow != "coreset":
+        proxies = trainings_of_rows(rundir.read_rows(ctx.path(rundir.role_csv(rundir.PROXY))), rundir.PROXY)
+        proxy = next((p.train_accuracy for p in proxies if p.nexamples == training.nexamples), None)
+    for problem in problems(training, proxy, ctx.env_of(role).data.num_classes):
+        log.warning("%s: %s ; %s", training.name, problem.what, problem.fix)
 
 
 def sample_candidates(ctx: Context, unlabeled: np.ndarray, total: int) -> np.ndarray:
@@ -112,5 +133,8 @@ def timed_select(ctx: Context, learner: Learner, method: str, candidates: np.nda
     ranking = time.perf_counter() - start - inference
     log.info("selected %d by %s in %.2f s (%.2f inference + %.2f ranking)", len(new), method,
              inference + ranking, inference, ranking)
-    return new, {"nexamples": total, "current_nexamples": len(labeled), "new_nexamples": len(new),
-                 "total_time": inference + ranking, "inference_time": inference, "ranking_time": ranking}, pool_out
+    row = {"nexamples": total, "current_nexamples": len(labeled), "new_nexamples": len(new),
+           "total_time": inference + ranking, "inference_time": inference, "ranking_time": ranking}
+    if AUTO_CHOICE_KEY in pool_out.extra:  # what `auto` chose this round
+        row["auto_choice"] = pool_out.extra[AUTO_CHOICE_KEY]
+    return new, row, pool_out
