@@ -22,6 +22,7 @@ import numpy as np
 
 from svp.config import KEEPS, SAMPLINGS
 from svp.selection import uncertainty
+from svp.selection.auto import AUTO_CHOICE_KEY, AUTO_CHOICES, AutoOptions, pick_auto
 from svp.selection.badge import badge
 from svp.selection.bald import BaldOptions, bald
 from svp.selection.el2n import EARLY_SCORES_KEY, el2n, grand
@@ -30,6 +31,7 @@ from svp.selection.kcenters import greedy_k_centers
 from svp.selection.needs import NEEDS, Need, derive_needs, model_needs, register_need
 from svp.selection.options import OptionField, option_fields
 from svp.selection.outputs import Outputs
+from svp.selection.probcover import CLASSES_KEY, ProbCoverOptions, pick_probcover
 from svp.selection.registry import (METHODS, Method, Picker, Scorer, call_pick, call_score, get_method,
                                     method_names, method_options, register_method)
 from svp.selection.sampling import sampling_keys
@@ -38,7 +40,8 @@ from svp.selection.typiclust import typiclust
 __all__ = ["METHODS", "NEEDS", "Method", "Need", "OptionField", "Outputs", "Picker", "Scorer", "BaldOptions",
            "derive_needs", "method_names", "method_options", "method_scores", "model_needs", "option_fields",
            "register_method", "register_need", "select", "top_k", "balanced_top_k", "FORGETTING_KEY",
-           "EARLY_SCORES_KEY", "SAMPLINGS", "KEEPS"]
+           "EARLY_SCORES_KEY", "SAMPLINGS", "KEEPS", "AUTO_CHOICE_KEY", "AUTO_CHOICES", "AutoOptions", "CLASSES_KEY",
+           "ProbCoverOptions"]
 
 
 def top_k(scores: np.ndarray, budget: int) -> np.ndarray:
@@ -111,6 +114,8 @@ for _name, _method in {
     "kcenters": Method(_kcenters, frozenset({"features"}), from_labeled=True),
     "badge": Method(_badge, frozenset({"probs", "features"})),
     "typiclust": Method(_typiclust, frozenset({"features"}), from_labeled=True),
+    "probcover": Method(pick_probcover, frozenset({"features"}), from_labeled=True, options=ProbCoverOptions),
+    "auto": Method(pick_auto, frozenset({"features", "probs"}), from_labeled=True, options=AutoOptions),
     "random": Method(_random),
     "forgetting_events": Method(needs=frozenset({"forgetting"}), active=False, score=_forgetting, nonnegative=True),
     "el2n": Method(needs=frozenset({"probs", "labels"}), active=False, score=_early(_el2n), nonnegative=True,
@@ -171,8 +176,8 @@ def select(method: str, pool: Outputs, budget: int, *, labeled: Optional[Outputs
     budget : int
         How many to choose; at most ``len(pool.indices)``.
     labeled : Outputs, optional
-        Outputs for the already-labeled examples (the diversity methods
-        that start from them: k-centers, typiclust).
+        Outputs for the already-labeled examples (the methods that start
+        from them: k-centers, typiclust, probcover, auto).
     seed : int, optional
         Seed for random choices (random selection, k-centers' first pick,
         BADGE's draws, stochastic sampling).

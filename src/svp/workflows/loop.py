@@ -31,7 +31,7 @@ from svp import rundir
 from svp.errors import UsageError
 from svp.learners import Learner, make_learner
 from svp.rundir import PROXY, TARGET
-from svp.selection import Outputs, select
+from svp.selection import CLASSES_KEY, Outputs, select
 from svp.workflows.context import Context
 from svp.workflows.steps import timed_select, train_step
 
@@ -162,7 +162,8 @@ def prediction_changes(ctx: Context, size: int, previous: Optional[int], scored:
 
 
 def cold_start_question(ctx: Context, proxy: Learner, size: int) -> Question:
-    """The first question, with nothing labeled: seeded random picks, or k-centers or typiclust on features."""
+    """The first question, with nothing labeled: seeded random picks, or k-centers, typiclust or probcover on
+    features (probcover's clusters: as many as the data's classes)."""
     pool = ctx.pool
     if size > len(pool):
         raise UsageError(f"the first question asks for {size} examples but the pool holds {len(pool)} ; lower "
@@ -173,7 +174,8 @@ def cold_start_question(ctx: Context, proxy: Learner, size: int) -> Question:
         picked = np.random.default_rng(ctx.seed).permutation(pool)[:size]
     else:  # a diversity method on features (k-centers, typiclust)
         features = cold_start_features(ctx, proxy, pool)
-        picked = select(method, Outputs(pool, features=features), size, seed=ctx.seed_for("select", size))
+        outputs = Outputs(pool, features=features, extra={CLASSES_KEY: ctx.data.num_classes})
+        picked = select(method, outputs, size, seed=ctx.seed_for("select", size))
     elapsed = time.perf_counter() - start
     row = {"nexamples": size, "current_nexamples": 0, "new_nexamples": size, "total_time": elapsed,
            "inference_time": 0.0, "ranking_time": elapsed}
