@@ -156,7 +156,7 @@ def test_timed_select_scores_only_the_candidates():
 
     from svp.config import SelectionOptions
 
-    ctx = SimpleNamespace(config=SimpleNamespace(selection=SelectionOptions(candidates=10)),
+    ctx = SimpleNamespace(config=SimpleNamespace(selection=SelectionOptions(candidates=10, keep="hardest")),
                           seed_for=lambda phase, n: 5)
     unlabeled = np.arange(1000, 1100)
     picks, row, _ = timed_select(ctx, Learner(), "least_confidence", unlabeled, 4, np.arange(3))

@@ -46,8 +46,15 @@ ACTIVE = SELECTION + (
 
 CORESET = SELECTION + (
     Option("workflow", "subset", ("--subset",), "examples to keep", {"type": int}),
-    Option("selection", "keep", ("--keep",), "scored methods: keep the highest scores (hardest) or the lowest "
-           "(easiest)", {"choices": list(cfg.KEEPS)}),
+    Option("selection", "keep", ("--keep",), "scored methods: keep the highest scores (hardest), the lowest "
+           "(easiest), or by the size of what is kept (auto: easy when it is scarce, Sorscher et al. 2022) "
+           "(default: auto for data of your own, hardest for the paper's datasets)", {"choices": list(cfg.KEEPS)}),
+    flag_option("selection", "stratified", ("--stratified",), "scored methods: sample evenly across the scores' "
+                "strata after a hard cutoff (CCS, Zheng et al. 2023) instead of the top scores (default: on for "
+                "data of your own, off for the paper's datasets)"),
+    Option("selection", "hard_cutoff", ("--hard-cutoff",), "with --stratified: the fraction of the pool dropped "
+           "first from the end --keep does not favour (default: CCS's rule by the fraction pruned)",
+           {"type": float, "metavar": "BETA"}),
     flag_option("selection", "class_balance", ("--class-balance",), "scored methods: each class keeps its share "
                 "of --subset"),
     Option("selection", "score_epoch", ("--score-epoch",), "el2n, grand: epochs the scoring proxies train "
@@ -62,7 +69,7 @@ QUERY = (
     Option("workflow", "initial_subset", ("--initial-subset",), "the first question's size when nothing is "
            "labeled yet (default: --budget)", {"type": int}),
     Option("workflow", "cold_start", ("--cold-start",), "how the first question is chosen when nothing is labeled "
-           "yet: at random, or by k-centers or typiclust on features (--proxy-dataset's, else an untrained "
+           "yet: at random, or by k-centers, typiclust or probcover on features (--proxy-dataset's, else an untrained "
            "proxy's)", {"choices": list(cfg.COLD_STARTS)}),
     Option("workflow", "labels", ("--labels",), "with --resume: a person's answers to the last question (a CSV "
            "of index or id, and label: a class name or number; or Label Studio's JSON export)", {"metavar": "FILE"}),
