@@ -181,7 +181,7 @@ def test_learner_options_list_every_kinds_own():
                                                         (PROXY,))
     assert listed[("fasttext", "learning_rate")].type is float
     assert [name for kind, name in listed if kind == "fasttext"] == [
-        "dim", "ngrams", "min_count", "bucket", "threads", "epochs", "learning_rate"]
+        "dim", "ngrams", "min_count", "bucket", "threads", "epochs", "learning_rate", "autotune_seconds"]
     assert not any(kind == "torch" for kind, _ in listed)  # torch models take the model options themselves
 
 

@@ -56,6 +56,7 @@ EXAMPLE_COLUMNS = ("index", "id", "digest", "label")
 PREDICTIONS = "predictions.npz"     # <role>/<n>/: the classes the model predicted for the examples it scored
 BEST_CHECKPOINT = "checkpoint_best_model.t7"
 FASTTEXT_MODEL = "fasttext.bin"     # the fastText proxy's model, beside its labeled index
+FASTTEXT_SCHEDULE = "fasttext_schedule.json"  # ... and what an automatic schedule chose for it
 LOCK = ".svp.lock"                  # held (and holding the pid) while a process works in the run
 REPORT_DIR = "report"               # `svp report`'s default output folder inside a run
 REPORT_CSV, REPORT_MD, ACCURACY_PNG, TIME_PNG = "report.csv", "report.md", "accuracy.png", "time.png"

@@ -140,6 +140,7 @@ def test_configure_takes_the_schedule_from_the_options():
     assert (made.epochs, made.learning_rates) == ((7,), (0.05,))
     assert made.options == {"dim": 10, "ngrams": 2, "min_count": 1, "bucket": 10_000_000, "threads": 4,
                             "epochs": 7, "learning_rate": 0.05}
+    assert made.schedule == "epochs"  # the epochs given are the schedule asked for, whatever the data
     FastTextLearner.check(made, "--proxy-arch", "entropy")  # consistent: accepted
     assert FastTextLearner.configure(made) == made
 

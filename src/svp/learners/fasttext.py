@@ -11,14 +11,17 @@ from ``predict(k=-1)``, reordered into columns by class id.
 :data:`FASTTEXT_ARCH`, with texts from ``data.texts(split, indices)``. It
 gives class probabilities but no features and calls no training hooks, so
 it selects only by methods that need nothing more, and only as a proxy.
+
+Under an automatic schedule (``ModelConfig.schedule == "auto"``, data of
+one's own) with no epochs or learning rate given, each training sizes
+them to its labeled set (see :mod:`svp.learners.fasttext_schedule`); the
+paper's schedule ("epochs") is the options' epochs and rate, as the
+original trained.
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import os
-import platform
 import tempfile
 import time
 from contextlib import contextmanager
@@ -28,13 +31,16 @@ from typing import Any, Collection, Iterable, Iterator, Mapping, Optional, Seque
 
 import numpy as np
 
+from svp.checks import option_name
 from svp.config import ModelConfig
 from svp.data import Data
 from svp.engine import distributed
 from svp.errors import UsageError
 from svp.learners.base import BatchHook, Learner, TrainResult, damaged
+from svp.learners.fasttext_native import quiet_stderr, zeroed_allocations
+from svp.learners.fasttext_schedule import chance_accuracy, plan_schedule
 from svp.progress import bar
-from svp.rundir import FASTTEXT_MODEL, PROXY, TEMP_SUFFIX, atomic_save
+from svp.rundir import FASTTEXT_MODEL, FASTTEXT_SCHEDULE, PROXY, TEMP_SUFFIX, atomic_save, save_json
 from svp.selection import Outputs
 
 log = logging.getLogger(__name__)
@@ -81,12 +87,22 @@ def _import_fasttext() -> Any:
     return fasttext
 
 
+#: autotune's default time limit per training: none, the rule serves (see svp.learners.fasttext_schedule)
+AUTOTUNE_SECONDS = 0
+#: options that fix fastText's schedule: given, the schedule is "epochs" (see :func:`fasttext_config`)
+GIVEN_SCHEDULE = ("epochs", "learning_rate")
+
+
 @dataclass(frozen=True)
 class FastTextOptions:
     """fastText's training options (the fastText learner kind's ``options``); defaults are the original's.
 
     Each training takes its seed from the run (fastText is only
-    deterministic with ``threads=1``).
+    deterministic with ``threads=1``). ``autotune_seconds`` serves an
+    automatic schedule only: autotune's trials run against the clock, so
+    what it finds can differ between runs even with ``threads=1`` (which
+    makes each trial reproducible); 0 (or given epochs or rate) makes
+    the schedule reproducible.
     """
 
     dim: int = field(default=10, metadata={"help": "fastText: size of word vectors"})
@@ -96,10 +112,14 @@ class FastTextOptions:
     threads: int = field(default=4, metadata={"help": "fastText: training threads (1 for reproducible runs)"})
     epochs: int = field(default=5, metadata={"help": "fastText: epochs of training"})
     learning_rate: float = field(default=0.05, metadata={"help": "fastText: learning rate"})
+    autotune_seconds: int = field(default=AUTOTUNE_SECONDS, metadata={
+        "help": "fastText: seconds its autotune may search epochs and learning rate on a dev split, under an "
+                "automatic schedule when neither is given, instead of sizing them by a rule (0: the rule)"})
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], flags: Mapping[str, str] = {}) -> "FastTextOptions":
-        """Options from a dict (``ModelConfig.options``): unknown keys, wrong types and values <= 0 refused.
+        """Options from a dict (``ModelConfig.options``): unknown keys, wrong types and values <= 0 (< 0 for
+        ``autotune_seconds``) refused.
 
         ``flags`` names the command-line option behind each key, for messages.
         """
@@ -115,8 +135,9 @@ class FastTextOptions:
                 converted[name] = kind(value)
             except (TypeError, ValueError):
                 raise UsageError(f"fastText option {name}={value!r} is not {kind.__name__}") from None
-            if converted[name] <= 0:
-                raise UsageError(f"{flags.get(name, name)} must be positive for fastText, got {converted[name]}")
+            if converted[name] < 0 or (converted[name] == 0 and name != "autotune_seconds"):
+                bound = "0 or more" if name == "autotune_seconds" else "positive"
+                raise UsageError(f"{flags.get(name, name)} must be {bound} for fastText, got {converted[name]}")
         return cls(**converted)
 
 
@@ -124,12 +145,19 @@ def fasttext_config(values: Mapping[str, Any], flags: Mapping[str, str] = {}) ->
     """The ModelConfig of a fastText proxy: ``values`` over :class:`FastTextOptions`' defaults.
 
     Its one-segment schedule repeats fastText's epochs and learning rate,
-    so config.json shows what was trained. ``flags`` names the
-    command-line option behind each key, for messages.
+    so config.json shows what the paper's schedule trains. Given epochs or
+    a learning rate make its ``schedule`` "epochs" (the user's); else it
+    is left for the run to resolve (an automatic one sizes them to each
+    labeled set). ``autotune_seconds`` is kept only when given, so the
+    original's options read as they did. ``flags`` names the command-line
+    option behind each key, for messages.
     """
     options = asdict(FastTextOptions.from_dict(values, flags))  # each training takes the run's seed for its phase
-    return ModelConfig(arch=FASTTEXT_ARCH, epochs=(options["epochs"],),
-                       learning_rates=(options["learning_rate"],), options=options)
+    if "autotune_seconds" not in values:
+        del options["autotune_seconds"]
+    schedule = "epochs" if any(name in values for name in GIVEN_SCHEDULE) else None
+    return ModelConfig(arch=FASTTEXT_ARCH, epochs=(options["epochs"],), learning_rates=(options["learning_rate"],),
+                       schedule=schedule, options=options)
 
 
 class FastTextProxy:
@@ -153,8 +181,9 @@ class FastTextProxy:
     @classmethod
     def from_options(cls, values: Mapping[str, Any], seed: int = 0) -> "FastTextProxy":
         """A proxy from a dict of options (``ModelConfig.options``) and a seed; unknown keys are a UsageError."""
-        options = FastTextOptions.from_dict(values)
-        return cls(**{f.name: getattr(options, f.name) for f in fields(options)}, seed=seed)
+        proxy = cls(seed=seed)
+        proxy.options = FastTextOptions.from_dict(values)
+        return proxy
 
     def fit(self, texts: Iterable[str], labels: Sequence[int] | np.ndarray,
             num_classes: Optional[int] = None, tmp_dir: Optional[str | os.PathLike] = None) -> "FastTextProxy":
@@ -184,16 +213,8 @@ class FastTextProxy:
         self.num_classes = int(num_classes if num_classes is not None else labels.max() + 1)
         if labels.min() < 0 or labels.max() >= self.num_classes:
             raise ValueError(f"labels must lie in 0..{self.num_classes - 1}")
-        # named as rundir's temporaries, so that a training killed mid-way leaves nothing a resume keeps
-        handle, path = tempfile.mkstemp(prefix=".fasttext-train.", suffix=TEMP_SUFFIX, dir=tmp_dir)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8", errors="replace") as file:
-                written = _write_training_file(file, texts, labels)
-            if written != len(labels):
-                raise ValueError(f"got {written} texts for {len(labels)} labels")
+        with _training_file(texts, labels, tmp_dir) as path:
             self.model = self._train(path)
-        finally:
-            os.unlink(path)
         return self
 
     def _train(self, path: str) -> Any:
@@ -202,7 +223,7 @@ class FastTextProxy:
                  o.learning_rate)
         fasttext = _import_fasttext()
         try:
-            with _zeroed_allocations():
+            with zeroed_allocations():
                 return fasttext.train_supervised(
                     input=path, dim=o.dim, lr=o.learning_rate, wordNgrams=o.ngrams, minCount=o.min_count,
                     bucket=o.bucket, epoch=o.epochs, thread=o.threads, seed=self.seed % 2**31,
@@ -212,6 +233,31 @@ class FastTextProxy:
                 raise
             raise UsageError(f"fastText training diverged (NaN) at learning rate {o.learning_rate}; "
                              "lower the fastText learning rate") from None
+
+    def autotune_data(self, data: Any, split: str, train: np.ndarray, dev: np.ndarray, seconds: int,
+                      tmp_dir: Optional[str | os.PathLike] = None) -> Optional[tuple[int, float]]:
+        """Epochs and learning rate found by fastText's autotune in ``seconds``: trained on examples ``train``
+        of ``data`` (shuffled by the seed), scored on ``dev``; the other options stay this proxy's.
+
+        None when no trial finished in time (or the best one diverged when trained again). Trials run against
+        the clock, so what is found can differ between runs, even with ``threads=1``.
+        """
+        train = np.random.default_rng(self.seed).permutation(np.asarray(train, dtype=np.int64))
+        dev = np.asarray(dev, dtype=np.int64)
+        targets = data.targets(split)
+        with _training_file(iter_texts(data, split, train), targets[train], tmp_dir) as train_path, \
+                _training_file(iter_texts(data, split, dev), targets[dev], tmp_dir) as dev_path:
+            o = self.options
+            try:  # every argument given is kept by autotune: only epoch and lr are searched
+                with zeroed_allocations(), quiet_stderr():
+                    model = _import_fasttext().train_supervised(
+                        input=train_path, dim=o.dim, wordNgrams=o.ngrams, minCount=o.min_count, bucket=o.bucket,
+                        minn=0, maxn=0, thread=o.threads, seed=self.seed % 2**31, verbose=0,
+                        autotuneValidationFile=dev_path, autotuneDuration=seconds)
+            except RuntimeError as error:  # "Didn't have enough time to train once", "Encountered NaN"
+                log.warning("fastText's autotune found nothing in %d s (%s)", seconds, error)
+                return None
+        return int(model.epoch), float(model.lr)
 
     def _predict_chunk(self, texts: list[str], out: np.ndarray) -> None:
         """Probabilities of ``texts`` into ``out`` (float32, (len(texts), num_classes))."""
@@ -271,49 +317,21 @@ class FastTextProxy:
         return proxy
 
 
-# glibc's mallopt parameter: new allocations are filled with ~byte, freed ones with byte.
-_M_PERTURB = -6
-
-
-def _glibc() -> Optional[ctypes.CDLL]:
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return None
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    except OSError:
-        return None
-
-
 @contextmanager
-def _zeroed_allocations() -> Iterator[None]:
-    """Make glibc zero-fill new heap allocations for the duration.
-
-    fastText 0.9.3 stores matrices in a non-zeroing aligned vector and its
-    ``uniform`` initialiser fills only ``thread`` tenths of the input matrix,
-    so the rest holds whatever the heap held before: training then hits
-    "Encountered NaN" or starts from garbage (large matrices escape this by
-    being fresh, zeroed pages from mmap). With glibc's perturb byte set to
-    0xFF every new allocation is zeroed, which gives 0.9.2's behaviour
-    (untouched rows start at 0). Elsewhere this does nothing.
-    """
-    libc = _glibc()
-    if libc is None:
-        yield
-        return
-    previous = int(os.environ.get("MALLOC_PERTURB_", "0") or 0) & 0xFF
-    libc.mallopt(_M_PERTURB, 0xFF)
+def _training_file(texts: Iterable[str], labels: np.ndarray, tmp_dir: Optional[str | os.PathLike]) -> Iterator[str]:
+    """The path of a temporary file of ``__label__k normalised text`` lines, removed afterwards."""
+    # named as rundir's temporaries, so that a training killed mid-way leaves nothing a resume keeps
+    handle, path = tempfile.mkstemp(prefix=".fasttext-train.", suffix=TEMP_SUFFIX, dir=tmp_dir)
     try:
-        yield
+        count = 0
+        with os.fdopen(handle, "w", encoding="utf-8", errors="replace") as file:
+            for count, (text, label) in enumerate(zip(texts, labels), start=1):
+                file.write(f"{LABEL_PREFIX}{label} {normalize(text)}\n")
+        if count != len(labels):
+            raise ValueError(f"got {count} texts for {len(labels)} labels")
+        yield path
     finally:
-        libc.mallopt(_M_PERTURB, previous)
-
-
-def _write_training_file(file: Any, texts: Iterable[str], labels: np.ndarray) -> int:
-    """Write ``__label__k normalised text`` lines; return the number written."""
-    count = 0
-    for count, (text, label) in enumerate(zip(texts, labels), start=1):
-        file.write(f"{LABEL_PREFIX}{label} {normalize(text)}\n")
-    return count
+        os.unlink(path)
 
 
 def iter_texts(data: Any, split: str, indices: Sequence[int] | np.ndarray,
@@ -360,10 +378,16 @@ class FastTextLearner(Learner):
 
     @classmethod
     def configure(cls, config: ModelConfig) -> ModelConfig:
-        """``config`` with the schedule its options say (fastText trains its ``epochs`` at its ``learning_rate``,
-        defaults for those not given), whatever schedule it inherited."""
+        """``config`` with the schedule its options (as given) say, whatever schedule it inherited: fastText
+        trains its ``epochs`` at its ``learning_rate`` (defaults for those not given); either given makes
+        ``schedule`` "epochs" (see :func:`fasttext_config`), and is refused with ``schedule`` "auto"."""
         made = fasttext_config(config.options)
-        return replace(config, epochs=made.epochs, learning_rates=made.learning_rates, options=made.options)
+        given = [name for name in GIVEN_SCHEDULE if name in config.options]
+        if config.schedule == "auto" and given:
+            raise UsageError(f"{option_name(config, 'schedule')} auto sizes fastText's epochs and learning rate to "
+                             f"the data, and its {' and '.join(given)} option is given ; drop one of them")
+        return replace(config, epochs=made.epochs, learning_rates=made.learning_rates, options=made.options,
+                       schedule=config.schedule or made.schedule)
 
     @classmethod
     def check(cls, config: ModelConfig, flag: str, method: Optional[str], data: Optional[Data] = None) -> None:
@@ -386,7 +410,7 @@ class FastTextLearner(Learner):
         assert not hooks, "fastText calls no training hooks (check() refuses methods that need them)"
         out_dir.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
-        proxy = FastTextProxy.from_options(self.config.options, seed=seed)
+        proxy = FastTextProxy.from_options(asdict(self._options(labeled, out_dir, seed)), seed=seed)
         proxy.fit_data(self.env.data, "train", labeled, seed=seed, tmp_dir=out_dir)
         train_time = time.perf_counter() - start
         if distributed.is_main():
@@ -397,7 +421,34 @@ class FastTextLearner(Learner):
         test_acc, test_time = -1.0, 0.0
         if self.env.track_test and self.env.data.size("test"):
             test_acc, test_time = self._accuracy("test", np.arange(self.env.data.size("test")))
-        return TrainResult(len(labeled), train_acc, dev_acc, test_acc, train_time, dev_time, test_time)
+        chance = None  # what the accuracy reported must beat: its split's largest class, always predicted
+        if test_acc >= 0:
+            chance = chance_accuracy(self.env.data.targets("test"))
+        elif dev_acc >= 0:
+            chance = chance_accuracy(self.env.data.targets("train")[self.env.dev])
+        return TrainResult(len(labeled), train_acc, dev_acc, test_acc, train_time, dev_time, test_time,
+                           chance_accuracy=chance)
+
+    def _options(self, labeled: np.ndarray, out_dir: Path, seed: int) -> FastTextOptions:
+        """This training's options: the config's, with epochs and rate sized to ``labeled`` under an automatic
+        schedule (see :mod:`svp.learners.fasttext_schedule`), said in the log and saved in ``out_dir``."""
+        options = FastTextOptions.from_dict(self.config.options)
+        if self.config.schedule != "auto":
+            return options
+        data, labeled = self.env.data, np.asarray(labeled, dtype=np.int64)
+        tuner = FastTextProxy.from_options(asdict(options), seed=seed)
+
+        def tune(train: np.ndarray, dev: Optional[np.ndarray]) -> Optional[tuple[int, float]]:
+            dev_indices = self.env.dev if dev is None else labeled[dev]
+            return tuner.autotune_data(data, "train", labeled[train], dev_indices, options.autotune_seconds, out_dir)
+
+        chosen = plan_schedule(data.targets("train")[labeled], data.targets("train")[self.env.dev], seed,
+                               options.autotune_seconds, self.config.steps, tune)
+        log.info("fastText's schedule for %d examples (%s): %d epochs at learning rate %g", len(labeled),
+                 chosen["how"], chosen["epochs"], chosen["learning_rate"])
+        if distributed.is_main():
+            save_json(out_dir / FASTTEXT_SCHEDULE, chosen)
+        return replace(options, epochs=chosen["epochs"], learning_rate=chosen["learning_rate"])
 
     def _accuracy(self, split: str, indices: np.ndarray) -> tuple[float, float]:
         """Accuracy of the current model on ``indices`` of ``split``, and the seconds it took."""
