@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pytest
 
 import svp
@@ -80,3 +81,17 @@ def refused(capsys, argv: list[str], domain=None, watched: tuple[Path, ...] = ()
     assert message.startswith(f"{domain.prog}: error: ") and " ; " in message, err
     assert snapshot(*watched) == before
     return err
+
+
+def write_blobs(root: Path, train: int, test: int, dim: int) -> np.ndarray:
+    """Feature vectors of 3 seeded Gaussian classes: ``root/hidden.npz`` with every training label hidden (-1),
+    ``root/full.npz`` with them, ``root/truth.npy``; returns the training labels."""
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(3, dim)) * 2
+    y, y_test = rng.integers(0, 3, train), rng.integers(0, 3, test)
+    x = (centers[y] + rng.normal(size=(train, dim))).astype(np.float32)
+    x_test = (centers[y_test] + rng.normal(size=(test, dim))).astype(np.float32)
+    np.savez(root / "full.npz", x=x, y=y, x_test=x_test, y_test=y_test)
+    np.savez(root / "hidden.npz", x=x, y=np.full(train, -1), x_test=x_test, y_test=y_test)
+    np.save(root / "truth.npy", y)
+    return y

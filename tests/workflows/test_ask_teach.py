@@ -19,7 +19,7 @@ from svp.config import DataConfig, ModelConfig, QueryConfig, RuntimeConfig
 from svp.errors import Interrupted, UsageError
 from svp.workflows import WORKFLOWS
 from svp.workflows.labeling import Query
-from run_helpers import only_run, rows
+from run_helpers import only_run, rows, write_blobs
 
 OPTIONS = ["--arch", "mlp-head", "--epochs", "2", "--learning-rate", "0.05", "--batch-size", "16", "--no-cuda",
            "--quiet", "--seed", "0", "--initial-subset", "10", "--budget", "5"]
@@ -38,14 +38,15 @@ def config(dataset: str, run_dir: str = "runs", budget: int = 5) -> QueryConfig:
 def blobs(tmp_path_factory) -> Path:
     """90 training and 30 test feature vectors of 3 classes; the training labels hidden (hidden.npz, truth.npy)."""
     root = tmp_path_factory.mktemp("blobs")
-    rng = np.random.default_rng(0)
-    centers = rng.normal(size=(3, 8)) * 2
-    y, y_test = rng.integers(0, 3, 90), rng.integers(0, 3, 30)
-    x = (centers[y] + rng.normal(size=(90, 8))).astype(np.float32)
-    x_test = (centers[y_test] + rng.normal(size=(30, 8))).astype(np.float32)
-    np.savez(root / "hidden.npz", x=x, y=np.full(90, -1), x_test=x_test, y_test=y_test)
-    np.save(root / "truth.npy", y)
+    write_blobs(root, 90, 30, 8)
     return root
+
+
+def _resumed_copy(api: Path, tmp_path: Path) -> tuple[Path, Query]:
+    """A copy of the Query session's run, and a Query going on with it."""
+    run = tmp_path / "run"
+    shutil.copytree(api, run)
+    return run, Query.resume(run)
 
 
 def truth(blobs: Path) -> np.ndarray:
@@ -136,9 +137,7 @@ def test_ask_returns_the_ids_of_each_question_best_first(sessions):
 
 def test_question_holds_the_rows_of_the_last_question_with_numbers(sessions, blobs, tmp_path):
     _, api, asked = sessions
-    run = tmp_path / "run"
-    shutil.copytree(api, run)
-    query = Query.resume(run)
+    run, query = _resumed_copy(api, tmp_path)
     assert query.question == [] and query.run == run
     assert query.ask() == asked[-1]
     written = rows(run / "query_3.csv")
@@ -152,9 +151,7 @@ def test_question_holds_the_rows_of_the_last_question_with_numbers(sessions, blo
 
 def test_asking_twice_returns_the_same_question_and_trains_nothing(sessions, tmp_path, monkeypatch):
     _, api, asked = sessions
-    run = tmp_path / "run"
-    shutil.copytree(api, run)
-    query = Query.resume(run)
+    run, query = _resumed_copy(api, tmp_path)
     first = query.ask()
     before = snapshot(run)
 
@@ -176,9 +173,7 @@ def refused(query: Query, answers, match: str) -> None:
 
 def test_teach_refuses_unknown_ids_and_classes_and_records_nothing(sessions, tmp_path):
     _, api, _ = sessions
-    run = tmp_path / "run"
-    shutil.copytree(api, run)
-    query = Query.resume(run)
+    run, query = _resumed_copy(api, tmp_path)
     ids = query.ask()
     not_asked = next(str(i) for i in range(90) if str(i) not in ids)
     labels_csv = (run / "labels.csv").read_bytes()
@@ -194,9 +189,7 @@ def test_teach_refuses_unknown_ids_and_classes_and_records_nothing(sessions, tmp
 
 def test_teach_records_at_once_and_a_contradiction_is_refused(sessions, blobs, tmp_path):
     _, api, _ = sessions
-    run = tmp_path / "run"
-    shutil.copytree(api, run)
-    query = Query.resume(run)
+    run, query = _resumed_copy(api, tmp_path)
     ids = query.ask()
     labels = truth(blobs)
     index = {row["id"]: row["index"] for row in query.question}

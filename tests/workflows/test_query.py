@@ -15,7 +15,7 @@ import pytest
 
 from svp import rundir
 from svp.cli import main
-from run_helpers import run_module, column, only_run, rows
+from run_helpers import run_module, column, only_run, rows, write_blobs
 
 MODEL = ["--arch", "mlp-head", "--epochs", "2", "--learning-rate", "0.05", "--batch-size", "16", "--no-cuda",
          "--quiet", "--seed", "1", "--selection-method", "least_confidence"]
@@ -26,14 +26,7 @@ SIZES = [20, 30, 40]
 def blobs(tmp_path_factory) -> Path:
     """300 training and 100 test feature vectors of 3 classes: labeled (full.npz) and unlabeled (hidden.npz)."""
     root = tmp_path_factory.mktemp("blobs")
-    rng = np.random.default_rng(0)
-    centers = rng.normal(size=(3, 16)) * 2
-    y, y_test = rng.integers(0, 3, 300), rng.integers(0, 3, 100)
-    x = (centers[y] + rng.normal(size=(300, 16))).astype(np.float32)
-    x_test = (centers[y_test] + rng.normal(size=(100, 16))).astype(np.float32)
-    np.savez(root / "full.npz", x=x, y=y, x_test=x_test, y_test=y_test)
-    np.savez(root / "hidden.npz", x=x, y=np.full(300, -1), x_test=x_test, y_test=y_test)
-    np.save(root / "truth.npy", y)
+    write_blobs(root, 300, 100, 16)
     return root
 
 

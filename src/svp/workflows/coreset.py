@@ -38,7 +38,7 @@ from svp.workflows.context import Context
 from svp.workflows.registry import workflow_of
 from svp.workflows.result import RunResult
 from svp.workflows.setup import open_run
-from svp.workflows.steps import NOT_SCORED, Scorer, timed_select, train_step
+from svp.workflows.steps import Scorer, pool_outputs, timed_select, train_step
 
 log = logging.getLogger(__name__)
 
@@ -142,23 +142,15 @@ def select_coreset(ctx: Context, config: CoresetConfig) -> np.ndarray:
     if keeping.stratified:
         selected, row = _stratified_select(ctx, proxy, config, keeping, extra, score)
     else:
-        _keep_resolved(ctx, keeping.keep or "hardest")  # a method without a score ranks as it picks
         selected, row, _ = timed_select(ctx, proxy, config.selection.method, ctx.pool, config.subset,
-                                        np.empty(0, dtype=np.int64), extra, score)
+                                        np.empty(0, dtype=np.int64), extra, score,
+                                        keep=keeping.keep or "hardest")  # a method without a score: as it picks
     if keeping.stratified or config.selection.keep == "auto":  # the paper's datasets: the original's columns
         row = {**row, **keeping.columns()}
     ctx.save_index(ctx.path(rundir.SELECTED_INDEX), np.sort(selected))
     ctx.selected(row, selected)
     ctx.write(proxy.discard, rundir.training_dir(ctx.run, PROXY, len(ctx.pool)))
     return np.sort(selected)
-
-
-def _keep_resolved(ctx: Context, keep: str) -> None:
-    """The run's config with ``keep`` resolved ("auto" made "easiest" or "hardest"), for the top-k selection
-    that reads it there; config.json keeps what was asked."""
-    options = ctx.config.selection
-    if options.keep != keep:
-        ctx.config = dataclasses.replace(ctx.config, selection=dataclasses.replace(options, keep=keep))
 
 
 def _stratified_select(ctx: Context, proxy: Learner, config: CoresetConfig, keeping: Keeping, extra: dict,
@@ -169,7 +161,7 @@ def _stratified_select(ctx: Context, proxy: Learner, config: CoresetConfig, keep
     options, budget = config.selection, config.subset
     log.info("selecting %d of %d examples by %s, stratified", budget, len(ctx.pool), options.method)
     start = time.perf_counter()
-    out = _outputs(ctx, score or proxy.score, ctx.pool, METHODS[options.method].needs |
+    out = pool_outputs(ctx, score or proxy.score, ctx.pool, METHODS[options.method].needs |
                    ({"labels"} if options.class_balance else frozenset()))
     out.extra.update(extra)
     inference = time.perf_counter() - start
@@ -185,16 +177,6 @@ def _stratified_select(ctx: Context, proxy: Learner, config: CoresetConfig, keep
              inference + ranking, inference, ranking)
     return picked, {"nexamples": budget, "current_nexamples": 0, "new_nexamples": len(picked),
                     "total_time": inference + ranking, "inference_time": inference, "ranking_time": ranking}
-
-
-def _outputs(ctx: Context, score: Scorer, candidates: np.ndarray, needs: frozenset) -> Outputs:
-    """What ``needs`` asks of ``candidates``, as :func:`svp.workflows.steps.timed_select` gathers it: the
-    model's outputs when it asks any, labels from the data (the method's derived needs come with its scores)."""
-    basic = model_needs(needs)
-    out = score(candidates, basic) if basic - NOT_SCORED else Outputs(np.asarray(candidates, dtype=np.int64))
-    if "labels" in basic and out.labels is None:
-        out.labels = np.asarray(ctx.data.targets("train"))[out.indices]
-    return out
 
 
 def early_schedule(model: ModelConfig, epochs: int) -> ModelConfig:

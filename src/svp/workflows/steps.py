@@ -87,7 +87,7 @@ def sample_candidates(ctx: Context, unlabeled: np.ndarray, total: int) -> np.nda
     return np.sort(rng.choice(unlabeled, size=limit, replace=False))
 
 
-def _pool_outputs(ctx: Context, score: Scorer, candidates: np.ndarray, needs: frozenset) -> Outputs:
+def pool_outputs(ctx: Context, score: Scorer, candidates: np.ndarray, needs: frozenset) -> Outputs:
     """What ``needs`` asks of ``candidates``: from the model when it asks for its outputs, labels from the data,
     then the derived needs from those (see :mod:`svp.selection.needs`)."""
     basic = model_needs(needs)
@@ -103,8 +103,8 @@ def _pool_outputs(ctx: Context, score: Scorer, candidates: np.ndarray, needs: fr
 
 def timed_select(ctx: Context, learner: Learner, method: str, candidates: np.ndarray, budget: int,
                  labeled: np.ndarray, extra: Optional[dict] = None,
-                 score: Optional[Scorer] = None,
-                 also: frozenset = frozenset()) -> tuple[np.ndarray, dict, Outputs]:
+                 score: Optional[Scorer] = None, also: frozenset = frozenset(),
+                 keep: Optional[str] = None) -> tuple[np.ndarray, dict, Outputs]:
     """Score ``candidates``, pick ``budget`` of them.
 
     Returns the picks, the selection.csv row, and the outputs on the
@@ -113,7 +113,8 @@ def timed_select(ctx: Context, learner: Learner, method: str, candidates: np.nda
     replaces ``learner.score`` for the pool (e.g. scores averaged over
     several proxies); whatever it does counts as inference time.
     The config's selection options (candidates, sampling, keep, class
-    balance, a method's own options) apply here.
+    balance, a method's own options) apply here; ``keep`` overrides the
+    config's (a core-set's "auto", once resolved).
     """
     options, total = ctx.config.selection, len(labeled) + budget
     candidates = sample_candidates(ctx, candidates, total)
@@ -121,14 +122,14 @@ def timed_select(ctx: Context, learner: Learner, method: str, candidates: np.nda
     log.info("selecting %d of %d examples by %s", budget, len(candidates), method)
     start = time.perf_counter()
     needs = METHODS[method].needs | ({"labels"} if balance else frozenset())
-    pool_out = _pool_outputs(ctx, score or learner.score, candidates, needs | also)
+    pool_out = pool_outputs(ctx, score or learner.score, candidates, needs | also)
     pool_out.extra.update(extra or {})
     labeled_out = learner.score(labeled, model_needs(needs)) if METHODS[method].from_labeled and len(labeled) \
         else None
     inference = time.perf_counter() - start
     fault_point("select")
     new = select(method, pool_out, budget, labeled=labeled_out, seed=ctx.seed_for("select", total),
-                 sampling=options.sampling, beta=options.sampling_beta, keep=options.keep, balance=balance,
+                 sampling=options.sampling, beta=options.sampling_beta, keep=keep or options.keep, balance=balance,
                  options=options.options)
     ranking = time.perf_counter() - start - inference
     log.info("selected %d by %s in %.2f s (%.2f inference + %.2f ranking)", len(new), method,
