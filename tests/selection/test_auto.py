@@ -76,3 +76,13 @@ def test_options_are_declared_and_checked():
         method_options("auto", {"per_class": -1})
     with pytest.raises(ValueError, match="option beta=0.0 of selection method 'auto' must be > 0"):
         method_options("auto", {"beta": 0.0})
+
+
+def test_options_out_of_range_are_refused():
+    from svp.selection import method_options
+
+    for name, options, message in (("auto", {"per_class": -1}, "per_class=-1 of selection method 'auto'"),
+                                   ("probcover", {"purity": 1.5}, r"purity=1.5 of selection method 'probcover' "
+                                                                  r"must be in \(0, 1\]")):
+        with pytest.raises(ValueError, match=message):
+            method_options(name, options)

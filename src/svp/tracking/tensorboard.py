@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from svp import events
+from svp.errors import UsageError
 from svp.tracking import missing, scalars
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,9 @@ class TensorBoardSink(events.Sink):
         except ImportError as error:
             raise missing("--tensorboard", "tensorboard") from error
         self.directory = Path(directory)
+        if self.directory.exists() and not self.directory.is_dir():
+            raise UsageError(f"--tensorboard {directory} is a file, not a folder ; give a folder for the event "
+                             "files (it is made when missing)")
         self._writer_class = SummaryWriter
         self._writer: Optional[Any] = None
         self._run: Optional[Path] = None
