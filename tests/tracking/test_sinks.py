@@ -229,8 +229,8 @@ def test_missing_mlflow_is_a_usage_error(monkeypatch):
 
 def test_a_failing_tracker_does_not_stop_the_run(tmp_path, caplog):
     pytest.importorskip("tensorboard")
-    (tmp_path / "tb").write_text("a file where the event folders should go")
     (sink,) = sinks_for(str(tmp_path / "tb"), None)
+    (tmp_path / "tb").write_text("a file where the event folders should go")  # put there after the start
     recorder = Recorder()
     caplog.set_level(logging.WARNING, logger="svp.events")
     emit_run(tmp_path / "run", [sink, recorder])
