@@ -258,3 +258,10 @@ def test_a_tracker_that_goes_away_mid_run_is_dropped(store, tmp_path, caplog):
     assert recorder.names == [events.RUN_STARTED, events.EPOCH_ENDED, events.EPOCH_ENDED, events.RUN_ENDED]
     assert [r.getMessage() for r in caplog.records if r.name == "svp.events"] == [
         "MlflowSink failed (ConnectionError: tracking server went away) and receives no more events of this run"]
+
+
+def test_a_tensorboard_folder_that_is_a_file_is_refused(tmp_path):
+    pytest.importorskip("tensorboard")
+    (tmp_path / "taken").write_text("")
+    with pytest.raises(UsageError, match="--tensorboard .*taken is a file, not a folder"):
+        sinks_for(str(tmp_path / "taken"), None)
